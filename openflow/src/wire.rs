@@ -1,0 +1,201 @@
+//! The parse/emit contract every wire type in this crate follows, and the small
+//! nom helpers they share.
+//!
+//! A type that appears on the wire implements [`Wire`]:
+//! - `parse` reads one value from the front of its input and returns the rest
+//!   (nom style). It never panics; on failure it returns a [`ParseError`] whose
+//!   position is the number of bytes remaining where the error was found.
+//! - `wire_len` is the exact number of bytes `emit` writes, computed without
+//!   writing, so that length fields are written in place (no back-patching) and
+//!   buffers are reserved once.
+//! - `emit` appends exactly `wire_len()` bytes.
+//!
+//! Lists that fill a length-delimited region (actions in an instruction,
+//! buckets in a group, properties in a table-features entry) use
+//! [`parse_all`], [`emit_all`] and [`len_all`].
+
+use bytes::BufMut;
+
+use crate::error::{Element, ParseError};
+
+/// nom result with this crate's error type.
+pub type PResult<'a, T> = nom::IResult<&'a [u8], T, ParseError>;
+
+/// A value with a fixed wire encoding.
+pub trait Wire: Sized {
+    /// Reads one value from the front of `input`, returning the rest.
+    fn parse(input: &[u8]) -> PResult<'_, Self>;
+
+    /// The exact number of bytes [`Wire::emit`] writes.
+    fn wire_len(&self) -> usize;
+
+    /// Appends the encoding (exactly [`Wire::wire_len`] bytes).
+    fn emit<B: BufMut>(&self, out: &mut B);
+
+    /// Encodes into a fresh vector.
+    fn to_vec(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(self.wire_len());
+        self.emit(&mut v);
+        v
+    }
+}
+
+/// Wraps an error for nom's `Err::Error`.
+#[inline]
+pub fn fail<T>(e: ParseError) -> PResult<'static, T> {
+    Err(nom::Err::Error(e))
+}
+
+/// Turns a nom error into the plain error (nom's `Incomplete` cannot happen
+/// with the `complete` parsers this crate uses; it is reported as truncation).
+pub fn into_error(e: nom::Err<ParseError>, input: &[u8]) -> ParseError {
+    match e {
+        nom::Err::Error(e) | nom::Err::Failure(e) => e,
+        nom::Err::Incomplete(_) => ParseError::truncated(Element::Message, input, input.len() + 1),
+    }
+}
+
+/// Splits `n` bytes off the front of `input`, or reports `element` truncated.
+#[inline]
+pub fn take(element: Element, input: &[u8], n: usize) -> PResult<'_, &[u8]> {
+    if input.len() < n {
+        return Err(nom::Err::Error(ParseError::truncated(element, input, n)));
+    }
+    let (head, rest) = input.split_at(n);
+    Ok((rest, head))
+}
+
+/// Reads a big-endian `u8`.
+#[inline]
+pub fn u8_at(element: Element, input: &[u8]) -> PResult<'_, u8> {
+    match input.split_first() {
+        Some((b, rest)) => Ok((rest, *b)),
+        None => Err(nom::Err::Error(ParseError::truncated(element, input, 1))),
+    }
+}
+
+/// Reads a big-endian `u16`.
+#[inline]
+pub fn u16_at(element: Element, input: &[u8]) -> PResult<'_, u16> {
+    let (rest, b) = take(element, input, 2)?;
+    Ok((rest, u16::from_be_bytes([b[0], b[1]])))
+}
+
+/// Reads a big-endian `u32`.
+#[inline]
+pub fn u32_at(element: Element, input: &[u8]) -> PResult<'_, u32> {
+    let (rest, b) = take(element, input, 4)?;
+    Ok((rest, u32::from_be_bytes([b[0], b[1], b[2], b[3]])))
+}
+
+/// Reads a big-endian `u64`.
+#[inline]
+pub fn u64_at(element: Element, input: &[u8]) -> PResult<'_, u64> {
+    let (rest, b) = take(element, input, 8)?;
+    let mut a = [0u8; 8];
+    a.copy_from_slice(b);
+    Ok((rest, u64::from_be_bytes(a)))
+}
+
+/// Reads a fixed-size byte array.
+#[inline]
+pub fn array_at<const N: usize>(element: Element, input: &[u8]) -> PResult<'_, [u8; N]> {
+    let (rest, b) = take(element, input, N)?;
+    let mut a = [0u8; N];
+    a.copy_from_slice(b);
+    Ok((rest, a))
+}
+
+/// Skips `n` padding bytes (their contents are ignored, as the spec says).
+#[inline]
+pub fn skip(element: Element, input: &[u8], n: usize) -> PResult<'_, ()> {
+    let (rest, _) = take(element, input, n)?;
+    Ok((rest, ()))
+}
+
+/// Writes `n` zero bytes.
+#[inline]
+pub fn put_zeros<B: BufMut>(out: &mut B, n: usize) {
+    out.put_bytes(0, n);
+}
+
+/// Rounds `len` up to a multiple of 8 (OpenFlow's structure alignment).
+#[inline]
+pub const fn pad8(len: usize) -> usize {
+    (len + 7) & !7
+}
+
+/// Parses values of `T` until `input` is used up exactly.
+pub fn parse_all<T: Wire>(mut input: &[u8]) -> Result<Vec<T>, ParseError> {
+    let mut out = Vec::new();
+    while !input.is_empty() {
+        let (rest, v) = T::parse(input).map_err(|e| into_error(e, input))?;
+        debug_assert!(rest.len() < input.len(), "Wire::parse must consume input");
+        if rest.len() >= input.len() {
+            // A zero-length element would loop forever; parsers reject those, but
+            // never trust that here.
+            return Err(ParseError::truncated(Element::Message, input, 1));
+        }
+        out.push(v);
+        input = rest;
+    }
+    Ok(out)
+}
+
+/// Emits every value in order.
+pub fn emit_all<T: Wire, B: BufMut>(items: &[T], out: &mut B) {
+    for it in items {
+        it.emit(out);
+    }
+}
+
+/// The summed wire length of `items`.
+pub fn len_all<T: Wire>(items: &[T]) -> usize {
+    items.iter().map(Wire::wire_len).sum()
+}
+
+/// Converts a length computed by `wire_len` into a `u16` length field. Values
+/// that do not fit can only come from a caller building an over-long message;
+/// they saturate, and the framing check (`OfCodec`) refuses such a message.
+#[inline]
+pub fn len_u16(len: usize) -> u16 {
+    u16::try_from(len).unwrap_or(u16::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn primitives_read_big_endian() {
+        let b = [1u8, 2, 3, 4, 5, 6, 7, 8, 9];
+        assert_eq!(u16_at(Element::Message, &b).unwrap(), (&b[2..], 0x0102));
+        assert_eq!(u32_at(Element::Message, &b).unwrap().1, 0x0102_0304);
+        assert_eq!(
+            u64_at(Element::Message, &b).unwrap().1,
+            0x0102_0304_0506_0708
+        );
+        assert_eq!(array_at::<3>(Element::Message, &b).unwrap().1, [1, 2, 3]);
+    }
+
+    #[test]
+    fn short_reads_are_typed_errors() {
+        let e = into_error(u32_at(Element::Action, &[1, 2]).unwrap_err(), &[]);
+        assert_eq!(
+            e.kind(),
+            &crate::error::ParseErrorKind::Truncated {
+                element: Element::Action,
+                needed: 4,
+                available: 2
+            }
+        );
+    }
+
+    #[test]
+    fn pad8_rounds_up() {
+        assert_eq!(pad8(0), 0);
+        assert_eq!(pad8(1), 8);
+        assert_eq!(pad8(8), 8);
+        assert_eq!(pad8(12), 16);
+    }
+}
