@@ -4,6 +4,7 @@
 
 pub mod asm;
 pub mod elf;
+pub mod helpers;
 pub mod interp;
 pub mod isa;
 pub mod maps;

@@ -3,6 +3,7 @@
 //! (essay to be written)
 
 pub mod action;
+pub mod codec;
 pub mod error;
 pub mod group;
 pub mod instruction;
@@ -12,4 +13,5 @@ pub mod multipart;
 pub mod oxm;
 pub mod port;
 pub mod queue;
+pub mod table_features;
 pub mod wire;
