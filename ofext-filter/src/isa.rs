@@ -293,7 +293,7 @@ pub enum DecodeError {
 
 /// Splits `bytes` into instruction slots.
 pub fn decode_program(bytes: &[u8]) -> Result<Vec<Insn>, DecodeError> {
-    if bytes.len() % INSN_SIZE != 0 {
+    if !bytes.len().is_multiple_of(INSN_SIZE) {
         return Err(DecodeError::BadLength { len: bytes.len() });
     }
     Ok(bytes

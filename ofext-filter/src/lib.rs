@@ -9,3 +9,4 @@ pub mod interp;
 pub mod isa;
 pub mod maps;
 pub mod verifier;
+pub mod wire;

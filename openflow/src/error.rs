@@ -759,6 +759,17 @@ impl ParseError {
         self
     }
 
+    /// Moves an error found in a sub-region so that its position counts the
+    /// `after` bytes that follow the region in the enclosing input (a no-op
+    /// once located).
+    #[must_use]
+    pub fn rebased(mut self, after: usize) -> Self {
+        if !self.located {
+            self.at += after;
+        }
+        self
+    }
+
     /// Records the message type the error happened in.
     #[must_use]
     pub fn in_message(mut self, msg_type: u8) -> Self {

@@ -125,21 +125,41 @@ pub const fn pad8(len: usize) -> usize {
     (len + 7) & !7
 }
 
-/// Parses values of `T` until `input` is used up exactly.
-pub fn parse_all<T: Wire>(mut input: &[u8]) -> Result<Vec<T>, ParseError> {
-    let mut out = Vec::new();
-    while !input.is_empty() {
-        let (rest, v) = T::parse(input).map_err(|e| into_error(e, input))?;
-        debug_assert!(rest.len() < input.len(), "Wire::parse must consume input");
-        if rest.len() >= input.len() {
-            // A zero-length element would loop forever; parsers reject those, but
-            // never trust that here.
-            return Err(ParseError::truncated(Element::Message, input, 1));
+/// Parses values of `T` until `region` is used up exactly. Error positions
+/// count from the end of the region, as if nothing followed it; use
+/// [`parse_list`] for a region inside a larger input.
+pub fn parse_all<T: Wire>(region: &[u8]) -> Result<Vec<T>, ParseError> {
+    parse_list(region, 0)
+}
+
+/// Parses values of `T` until `region` is used up, with error positions
+/// counted from the end of the whole input, of which `after` bytes follow
+/// `region`. Used for the length-delimited lists nested in messages.
+pub fn parse_list<T: Wire>(region: &[u8], after: usize) -> Result<Vec<T>, ParseError> {
+    // Every listed element is at least 8 bytes and most are 8-16: one
+    // allocation and no regrowth in the common case, none for an empty list,
+    // capped so that a large garbage region cannot reserve much before it
+    // fails.
+    let mut out = Vec::with_capacity((region.len() / 8).min(64));
+    let mut r = region;
+    while !r.is_empty() {
+        let (next, v) = T::parse(r).map_err(|e| into_error(e, r).rebased(after))?;
+        if next.len() >= r.len() {
+            // A parser that consumed nothing would loop forever; none of this
+            // crate's do, but the list must not rely on it.
+            return Err(ParseError::truncated(Element::Message, r, 1).rebased(after));
         }
         out.push(v);
-        input = rest;
+        r = next;
     }
     Ok(out)
+}
+
+/// Moves an error found in a sub-region to the position it has in the
+/// enclosing input, of which `after` bytes follow the region.
+#[inline]
+pub fn rebase(e: ParseError, after: usize) -> ParseError {
+    e.rebased(after)
 }
 
 /// Emits every value in order.

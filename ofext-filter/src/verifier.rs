@@ -1,1 +1,0 @@
-//! SKELETON: being written.
