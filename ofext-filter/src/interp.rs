@@ -457,6 +457,9 @@ enum Op {
     Jset32X,
     CallLookup,
     CallUpdate,
+    /// `map_update_elem` whose r4 the program never wrote (Oko's
+    /// three-argument call): flags are taken as 0.
+    CallUpdateZeroFlags,
     CallDelete,
     CallKtime,
     CallHash,
@@ -521,6 +524,20 @@ impl Interpreter {
             budget: DEFAULT_BUDGET,
             uses_maps,
         })
+    }
+
+    /// Makes the `map_update_elem` calls at `pcs` pass flags 0 whatever r4
+    /// holds: the verifier lists them in `VerifyInfo::zero_flags_at` (calls
+    /// whose r4 the program never wrote, as in Oko's three-argument calls).
+    /// Any pc that is not such a call is refused.
+    pub fn with_zero_flags_at(mut self, pcs: &[usize]) -> Result<Self, LoadError> {
+        for &pc in pcs {
+            match self.code.get_mut(pc) {
+                Some(slot) if slot.op == Op::CallUpdate => slot.op = Op::CallUpdateZeroFlags,
+                _ => return Err(LoadError::BadOperand { pc, op: 0x85 }),
+            }
+        }
+        Ok(self)
     }
 
     /// The same program with an instruction budget of `budget` slots per run.
@@ -803,10 +820,14 @@ impl Interpreter {
                     r[0] = u64::from(prng.next_u32());
                     pc += 1;
                 }
-                Op::CallLookup | Op::CallUpdate | Op::CallDelete | Op::CallHash => {
+                Op::CallLookup
+                | Op::CallUpdate
+                | Op::CallUpdateZeroFlags
+                | Op::CallDelete
+                | Op::CallHash => {
                     let helper = match s.op {
                         Op::CallLookup => Helper::MapLookupElem,
-                        Op::CallUpdate => Helper::MapUpdateElem,
+                        Op::CallUpdate | Op::CallUpdateZeroFlags => Helper::MapUpdateElem,
                         Op::CallDelete => Helper::MapDeleteElem,
                         _ => Helper::Hash,
                     };
@@ -818,7 +839,12 @@ impl Interpreter {
                     };
                     // Borrowed, not copied: a wide copy of registers just
                     // written stalls on store forwarding.
-                    let args: &[u64; 5] = r[1..6].try_into().unwrap_or(&[0; 5]);
+                    let zeroed;
+                    let mut args: &[u64; 5] = r[1..6].try_into().unwrap_or(&[0; 5]);
+                    if s.op == Op::CallUpdateZeroFlags {
+                        zeroed = [args[0], args[1], args[2], 0, args[4]];
+                        args = &zeroed;
+                    }
                     match helpers::call(helper, args, &mut ctx, &mut mem) {
                         Ok(v) => r[0] = v,
                         Err(error) => return Err(RunError::Helper { pc, helper, error }),

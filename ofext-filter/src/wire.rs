@@ -803,7 +803,7 @@ impl MapDumpReply {
     ) -> Result<impl Iterator<Item = (&[u8], &[u8])>, ExtParseError> {
         let key = self.head.key_size as usize;
         let rec = key.saturating_add(value_len);
-        if rec == 0 || self.data.len() % rec != 0 {
+        if rec == 0 || !self.data.len().is_multiple_of(rec) {
             return Err(ExtParseError::Inconsistent {
                 what: "MAP_DUMP reply",
                 reason: format!(
@@ -1006,6 +1006,100 @@ pub fn filter_prog_of(oxm: &Oxm) -> Option<Result<u32, ErrorCode>> {
             }
         }),
         _ => None,
+    }
+}
+
+/// Conversions between the extension's typed values and the `openflow`
+/// containers that carry them.
+mod containers {
+    use super::*;
+    use openflow::message::{ErrorMsg, ExperimenterMsg, Message, MessageBody};
+    use openflow::multipart::{
+        MultipartReply, MultipartReplyBody, MultipartRequest, MultipartRequestBody,
+    };
+
+    impl ExtMessage {
+        /// The `OFPT_EXPERIMENTER` message carrying this one.
+        pub fn to_message(&self, xid: u32) -> Message {
+            Message::new(
+                xid,
+                MessageBody::Experimenter(ExperimenterMsg {
+                    experimenter: OKO_EXPERIMENTER,
+                    exp_type: self.exp_type(),
+                    data: self.body_to_vec(),
+                }),
+            )
+        }
+
+        /// Reads an extension message out of an experimenter message.
+        ///
+        /// # Errors
+        /// [`ExtParseError`]; its `error_code()` is the answer to send.
+        pub fn from_experimenter(m: &ExperimenterMsg) -> Result<Self, ExtParseError> {
+            Self::parse(m.experimenter, m.exp_type, &m.data)
+        }
+    }
+
+    impl ExtMultipartRequest {
+        /// The `OFPMP_EXPERIMENTER` request carrying this one.
+        pub fn to_request(&self, flags: u16) -> MultipartRequest {
+            MultipartRequest {
+                flags,
+                body: MultipartRequestBody::Experimenter {
+                    experimenter: OKO_EXPERIMENTER,
+                    exp_type: self.exp_type(),
+                    data: self.body_to_vec(),
+                },
+            }
+        }
+
+        /// Reads an extension request out of a multipart request body; `None`
+        /// when the body is not an experimenter body.
+        pub fn from_request(r: &MultipartRequestBody) -> Option<Result<Self, ExtParseError>> {
+            match r {
+                MultipartRequestBody::Experimenter {
+                    experimenter,
+                    exp_type,
+                    data,
+                } => Some(Self::parse(*experimenter, *exp_type, data)),
+                _ => None,
+            }
+        }
+    }
+
+    impl ExtMultipartReply {
+        /// The `OFPMP_EXPERIMENTER` reply carrying this one.
+        pub fn to_reply(&self, flags: u16) -> MultipartReply {
+            MultipartReply {
+                flags,
+                body: MultipartReplyBody::Experimenter {
+                    experimenter: OKO_EXPERIMENTER,
+                    exp_type: self.exp_type(),
+                    data: self.body_to_vec(),
+                },
+            }
+        }
+
+        /// Reads an extension reply out of a multipart reply body; `None`
+        /// when the body is not an experimenter body.
+        pub fn from_reply(r: &MultipartReplyBody) -> Option<Result<Self, ExtParseError>> {
+            match r {
+                MultipartReplyBody::Experimenter {
+                    experimenter,
+                    exp_type,
+                    data,
+                } => Some(Self::parse(*experimenter, *exp_type, data)),
+                _ => None,
+            }
+        }
+    }
+
+    impl ExtErrorCode {
+        /// The `OFPT_ERROR` body: experimenter type, this code, and a UTF-8
+        /// explanation as data (EXTENSION.md §4).
+        pub fn error_msg(self, text: &str) -> ErrorMsg {
+            ErrorMsg::with_text(self.error_code(), text)
+        }
     }
 }
 

@@ -119,6 +119,14 @@ unsafe fn free_node(p: *mut Node, layout: Layout) {
     unsafe { std::alloc::dealloc(p.cast::<u8>(), layout) }
 }
 
+/// Retirements between two explicit collection steps (see `retire`).
+const FLUSH_EVERY: u32 = 128;
+
+std::thread_local! {
+    /// Retirements by this thread since its last explicit collection step.
+    static RETIRED: core::cell::Cell<u32> = const { core::cell::Cell::new(0) };
+}
+
 /// Sizes of one element.
 #[derive(Debug, Clone, Copy)]
 struct Shape {
@@ -396,6 +404,20 @@ impl HashTable {
         // them have unpinned. The closure only frees memory, which is fine on
         // any thread.
         unsafe { g.defer_unchecked(move || free_node(p, layout)) }
+        // crossbeam-epoch collects at most 8 bags (512 objects) every 128
+        // pins; a worker that replaces an element per packet and pins once
+        // per batch retires far more than that, and garbage would grow
+        // without bound (measured: ~100 B per update). So every
+        // `FLUSH_EVERY` retirements this thread also pushes its bag and runs a
+        // collection step, which keeps reclamation ahead of retirement.
+        let due = RETIRED.with(|n| {
+            let v = n.get() + 1;
+            n.set(if v >= FLUSH_EVERY { 0 } else { v });
+            v >= FLUSH_EVERY
+        });
+        if due {
+            g.flush();
+        }
     }
 
     fn try_reserve(&self) -> bool {
