@@ -257,7 +257,7 @@ impl Program {
                 n
             },
         );
-        let timed = runs % TIMING_SAMPLE_PERIOD == 0;
+        let timed = runs.is_multiple_of(TIMING_SAMPLE_PERIOD);
         let start = timed.then(Instant::now);
         let result = self.exec.run_readonly(frame, env);
         let add = |pick: fn(&Counters) -> &AtomicU64, by: u64| match slot {

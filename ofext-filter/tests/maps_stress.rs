@@ -365,6 +365,9 @@ fn rss() -> u64 {
 /// retires garbage faster than crossbeam-epoch's periodic collection frees
 /// it; the map's own collection steps must keep memory bounded (without
 /// them this loop grows by ~100 bytes per update, ~60 MiB here).
+///
+/// Under AddressSanitizer run it with `ASAN_OPTIONS=quarantine_size_mb=0`:
+/// the quarantine keeps freed memory resident on purpose.
 #[test]
 #[cfg(target_os = "linux")]
 #[cfg_attr(miri, ignore)]

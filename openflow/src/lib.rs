@@ -53,6 +53,8 @@
 pub mod action;
 pub mod codec;
 pub mod error;
+#[cfg(fuzzing)]
+pub mod fuzzing;
 pub mod group;
 pub mod instruction;
 pub mod message;

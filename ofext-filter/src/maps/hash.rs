@@ -654,8 +654,7 @@ impl HashTable {
     /// Weakly consistent walk over the elements: each element present for
     /// the whole walk is visited exactly once; concurrent changes may or may
     /// not be seen. `f` gets the key words and the value words (all slots).
-    fn for_each(&self, g: &Guard, mut f: impl FnMut(&[AtomicU64], &[AtomicU64])) {
-        let _ = g;
+    fn for_each(&self, _g: &Guard, mut f: impl FnMut(&[AtomicU64], &[AtomicU64])) {
         for head in self.heads.iter() {
             let mut p = head.load(Acquire);
             while !p.is_null() {

@@ -5,7 +5,8 @@ use std::collections::BTreeSet;
 
 use super::cfg::Cfg;
 use super::scalar::{
-    self, Cmp, EndKind, LEN, Rel, Scalar, Sym, ZERO, alu_bounds, branch_relation, end_bounds,
+    self, Cmp, EndKind, LEN, Link, Rel, Scalar, Sym, ZERO, alu_bounds, branch_relation,
+    end_bounds,
 };
 use super::state::{Frame, Off, Slot, State, Value, join};
 use super::{MAX_CALL_DEPTH, MAX_PACKET_LEN, MAX_STEPS, VerifyError};
@@ -249,7 +250,13 @@ impl<'a> Analyzer<'a> {
             let r = if keep {
                 bs
             } else {
-                self.named(alu_bounds(alu::MOV, wide, &bs, &bs, i.off))
+                let mut r = alu_bounds(alu::MOV, wide, &bs, &bs, i.off);
+                if wide && i.off == 32 && bs.fits_u32() && r.as_const().is_none() {
+                    // `movsx r, (s32) x` of a 32-bit value: the sign
+                    // extension the `Sext32` link describes.
+                    r.link = bs.rel.map(Link::Sext32);
+                }
+                self.named(r)
             };
             st.set_reg(dst, Value::Scalar(r));
             return Ok(());
@@ -264,6 +271,10 @@ impl<'a> Analyzer<'a> {
             // Both operands are initialised non-pointers, i.e. scalars.
             return Err(VerifyError::PointerArithmetic { pc, reg: dst });
         };
+        if scalar::is_identity(code, wide, &a, &bs, i.off) {
+            // Unchanged value: it keeps its relations.
+            return Ok(());
+        }
         let mut r = alu_bounds(code, wide, &a, &bs, i.off);
         if r.as_const().is_none() {
             r.rel = match code {
@@ -271,6 +282,26 @@ impl<'a> Analyzer<'a> {
                 alu::SUB => add_rel(&a, &bs, wide, true),
                 _ => None,
             };
+            // clang zero-extends a 32-bit value `x` as `x <<= 32; x >>= 32`
+            // and sign-extends it with `s>>=`. The shift left of a value
+            // below 2^32 is exact and remembers `x`; shifting that back
+            // gives `x` (or `x` sign-extended, which is `x` again when the
+            // sign bit, bit 63 of `x << 32`, is clear).
+            if wide && bs.as_const() == Some(32) {
+                r.link = match (code, a.link) {
+                    (alu::LSH, _) if a.fits_u32() => a.rel.map(Link::Shl32),
+                    (alu::RSH, Some(Link::Shl32(x))) => {
+                        r.rel = Some(x);
+                        None
+                    }
+                    (alu::ARSH, Some(Link::Shl32(x))) if a.umax < 1 << 63 => {
+                        r.rel = Some(x);
+                        None
+                    }
+                    (alu::ARSH, Some(Link::Shl32(x))) => Some(Link::Sext32(x)),
+                    _ => None,
+                };
+            }
         }
         let v = self.named_value(r);
         st.set_reg(dst, v);
@@ -788,51 +819,59 @@ impl<'a> Analyzer<'a> {
         let wide = i.class() == class::JMP;
         let code = i.code();
         let signed = matches!(code, jmp::JSGT | jmp::JSGE | jmp::JSLT | jmp::JSLE);
-        // A 32-bit comparison is a 64-bit one when both operands fit in the
-        // low half (for signed ones: in its non-negative part).
-        let exact = wide
-            || if signed {
-                a.umax <= i32::MAX as u64 && b.umax <= i32::MAX as u64
-            } else {
-                a.fits_u32() && b.fits_u32()
-            };
-        // A signed comparison of two non-negative values is also unsigned.
-        let as_unsigned = !signed || (a.smin >= 0 && b.smin >= 0);
+        // What the comparison compares: the registers themselves, or for
+        // JMP32 their low halves (see `view`).
+        let (va, ka) = view(&a, wide, signed);
+        let (vb, kb) = view(&b, wide, signed);
         let mut out = [None, None];
         let mut st = Some(st);
         for (k, taken) in [false, true].into_iter().enumerate() {
             let Some(mut s) = (if k == 0 { st.clone() } else { st.take() }) else {
                 continue;
             };
-            let rel = branch_relation(code, taken);
-            let Some((cmp, swapped)) = rel.filter(|_| exact) else {
+            let Some((cmp, swapped)) = branch_relation(code, taken) else {
                 out[k] = Some(s);
                 continue;
             };
-            let (x, y) = if swapped { (b, a) } else { (a, b) };
+            let (x, y) = if swapped { (vb, va) } else { (va, vb) };
             let Some((x2, y2)) = scalar::refine(cmp, &x, &y) else {
                 continue;
             };
-            let (a2, b2) = if swapped { (y2, x2) } else { (x2, y2) };
+            let (va2, vb2) = if swapped { (y2, x2) } else { (x2, y2) };
+            let (Some(a2), Some(b2)) = (unview(&a, &va2, ka), unview(&b, &vb2, kb)) else {
+                continue;
+            };
             s.set_reg(i.dst, Value::Scalar(a2));
             if i.is_reg_source() {
                 s.set_reg(i.src, Value::Scalar(b2));
             }
+            let a2 = resolve_sext(&mut s, i.dst, a2);
+            let b2 = if i.is_reg_source() {
+                resolve_sext(&mut s, i.src, b2)
+            } else {
+                b2
+            };
             let mut ok = s.propagate(&Value::Scalar(a2)) && s.propagate(&Value::Scalar(b2));
+            // The comparison orders the registers' values (as unbounded
+            // integers, which is what packet-length facts speak of) when
+            // each register equals what was compared, and, for a signed
+            // comparison, both are non-negative on this branch.
+            let exact = ka.exact(&va2)
+                && kb.exact(&vb2)
+                && (!signed || (va2.smin >= 0 && vb2.smin >= 0));
+            let (x2, y2) = if swapped { (b2, a2) } else { (a2, b2) };
             ok = ok
-                && match cmp {
-                    Cmp::Ult(strict) => {
-                        le_fact(&mut s, x2.rel, i128::from(x2.umin), y2.rel, strict)
-                    }
-                    Cmp::Slt(strict) if as_unsigned => {
-                        le_fact(&mut s, x2.rel, i128::from(x2.umin), y2.rel, strict)
-                    }
-                    Cmp::Eq => {
-                        le_fact(&mut s, x2.rel, i128::from(x2.umin), y2.rel, false)
-                            && le_fact(&mut s, y2.rel, i128::from(y2.umin), x2.rel, false)
-                    }
-                    _ => true,
-                };
+                && (!exact
+                    || match cmp {
+                        Cmp::Ult(strict) | Cmp::Slt(strict) => {
+                            le_fact(&mut s, x2.rel, i128::from(x2.umin), y2.rel, strict)
+                        }
+                        Cmp::Eq => {
+                            le_fact(&mut s, x2.rel, i128::from(x2.umin), y2.rel, false)
+                                && le_fact(&mut s, y2.rel, i128::from(y2.umin), x2.rel, false)
+                        }
+                        _ => true,
+                    });
             if ok {
                 out[k] = Some(s);
             }
@@ -995,6 +1034,111 @@ fn ptr_off(v: &Value) -> Option<Off> {
     match v {
         Value::Packet(o) | Value::Stack { off: o, .. } | Value::MapPtr { off: o, .. } => Some(*o),
         _ => None,
+    }
+}
+
+/// How the operand of a comparison relates to the register it comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ViewKind {
+    /// The comparison sees the register's value.
+    Same,
+    /// A signed JMP32 comparison of a register below 2^32 that may have bit
+    /// 31 set: it sees the low half sign-extended, which is the register
+    /// where non-negative and the register minus 2^32 elsewhere.
+    Low32Signed,
+    /// The comparison sees the low half of a register that may have high
+    /// bits: it says nothing about the register.
+    Opaque,
+}
+
+impl ViewKind {
+    /// True when the register equals the compared value, knowing that the
+    /// compared value lies in `v`.
+    fn exact(self, v: &Scalar) -> bool {
+        match self {
+            ViewKind::Same => true,
+            ViewKind::Low32Signed => v.smin >= 0,
+            ViewKind::Opaque => false,
+        }
+    }
+}
+
+/// The value a comparison compares for register value `a`: all of it for
+/// 64-bit comparisons; for JMP32 ones its low 32 bits, zero-extended for
+/// unsigned comparisons and sign-extended for signed ones.
+fn view(a: &Scalar, wide: bool, signed: bool) -> (Scalar, ViewKind) {
+    const HALF: i64 = 1 << 31;
+    if wide {
+        return (*a, ViewKind::Same);
+    }
+    if !signed {
+        return if a.fits_u32() {
+            (*a, ViewKind::Same)
+        } else {
+            (Scalar::urange(0, u64::from(u32::MAX)), ViewKind::Opaque)
+        };
+    }
+    if a.smin >= -HALF && a.smax < HALF {
+        // Already a sign-extended 32-bit value.
+        return (*a, ViewKind::Same);
+    }
+    if a.fits_u32() {
+        // Not below 2^31 (that is the case above): either all of it has bit
+        // 31 set, which the view shifts down by 2^32, or it straddles 2^31.
+        let v = if a.umin >= HALF as u64 {
+            Scalar::srange(a.umin as i64 - 2 * HALF, a.umax as i64 - 2 * HALF)
+        } else {
+            Scalar::srange(-HALF, HALF - 1)
+        };
+        return (v, ViewKind::Low32Signed);
+    }
+    (Scalar::srange(-HALF, HALF - 1), ViewKind::Opaque)
+}
+
+/// The register values `a` whose view (see [`view`]) lies in `v`; `None`
+/// when there is none.
+fn unview(a: &Scalar, v: &Scalar, kind: ViewKind) -> Option<Scalar> {
+    const TWO32: i64 = 1 << 32;
+    match kind {
+        // The view is the register, narrowed.
+        ViewKind::Same => Some(*v),
+        ViewKind::Opaque => Some(*a),
+        ViewKind::Low32Signed => {
+            let mut r = *a;
+            let ok = if v.smin >= 0 {
+                r.meet_u(v.smin as u64, v.smax as u64)
+            } else if v.smax < 0 {
+                r.meet_u((v.smin + TWO32) as u64, (v.smax + TWO32) as u64)
+            } else {
+                true
+            };
+            ok.then_some(r)
+        }
+    }
+}
+
+/// A register holding `x` sign-extended from 32 bits (the `Sext32` link)
+/// that a comparison proved non-negative holds `x` itself: its symbol and
+/// `x`'s are unified in the whole state. Returns the register's value
+/// afterwards.
+fn resolve_sext(st: &mut State, reg: u8, v: Scalar) -> Scalar {
+    let Some(Link::Sext32(x)) = v.link else {
+        return v;
+    };
+    if v.smin < 0 {
+        return v;
+    }
+    match v.rel {
+        Some(r) => st.unify(r, x),
+        None => {
+            let mut w = v;
+            w.rel = Some(x);
+            st.set_reg(reg, Value::Scalar(w));
+        }
+    }
+    match st.reg(reg) {
+        Value::Scalar(w) => w,
+        _ => v,
     }
 }
 

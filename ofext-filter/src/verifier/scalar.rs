@@ -46,10 +46,26 @@ impl Rel {
     }
 }
 
+/// A second, non-linear link of a value to a symbolic one `x` (the relation
+/// `rel` is `value == x`): the two intermediate forms of clang's
+/// zero- and sign-extension idioms, `x <<= 32; x >>= 32` and
+/// `x <<= 32; x s>>= 32`. Each half of an idiom destroys the plain
+/// relation; the link carries it over to where it becomes exact again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) enum Link {
+    /// `value == x * 2^32`, where `0 <= x < 2^32`.
+    Shl32(Rel),
+    /// `value == x` when `x < 2^31`, `value == x - 2^32` (as a signed
+    /// number) otherwise, where `0 <= x < 2^32`: `x` sign-extended from 32
+    /// bits. Exact wherever the value is known non-negative.
+    Sext32(Rel),
+}
+
 /// An abstract 64-bit scalar. Invariant (after [`Scalar::sync`] returned
 /// true): the set of values is non-empty and every concrete value `v`
-/// satisfies `umin <= v <= umax`, `smin <= v as i64 <= smax`, and
-/// `v == rel.sym + rel.delta` when `rel` is set.
+/// satisfies `umin <= v <= umax`, `smin <= v as i64 <= smax`,
+/// `v == rel.sym + rel.delta` when `rel` is set, and what `link` says when
+/// it is set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Scalar {
     pub(super) umin: u64,
@@ -57,6 +73,7 @@ pub(super) struct Scalar {
     pub(super) smin: i64,
     pub(super) smax: i64,
     pub(super) rel: Option<Rel>,
+    pub(super) link: Option<Link>,
 }
 
 const U32: u64 = u32::MAX as u64;
@@ -79,6 +96,17 @@ impl Scalar {
             smin: i64::MIN,
             smax: i64::MAX,
             rel: None,
+            link: None,
+        }
+    }
+
+    /// The same intervals without relations: for results that equal an
+    /// operand but must not claim its relations.
+    pub(super) fn bare(&self) -> Self {
+        Self {
+            rel: None,
+            link: None,
+            ..*self
         }
     }
 
@@ -90,6 +118,7 @@ impl Scalar {
             smin: v as i64,
             smax: v as i64,
             rel: i64::try_from(v).ok().map(|d| Rel::new(ZERO, d)),
+            link: None,
         }
     }
 
@@ -170,13 +199,14 @@ impl Scalar {
             smin: a.smin.min(b.smin),
             smax: a.smax.max(b.smax),
             rel: None,
+            link: None,
         }
     }
 
     /// The low 32 bits, as the operand of a 32-bit operation.
     pub(super) fn low32(&self) -> Self {
         if self.umax <= U32 {
-            Self { rel: None, ..*self }
+            self.bare()
         } else {
             Self::urange(0, U32)
         }
@@ -223,7 +253,7 @@ pub(super) fn end_bounds(kind: EndKind, imm: i32, a: &Scalar) -> Scalar {
         _ => u64::MAX,
     };
     if kind == EndKind::Le && a.umax <= width_mask {
-        return Scalar { rel: None, ..*a };
+        return a.bare();
     }
     Scalar::urange(0, width_mask)
 }
@@ -331,7 +361,7 @@ fn bounds64(code: u8, a: &Scalar, b: &Scalar, off: i16) -> Scalar {
         }
         alu::MOD if off == 0 => {
             if b.umin > a.umax {
-                return Scalar { rel: None, ..*a };
+                return a.bare();
             }
             r.umin = 0;
             r.umax = if b.umin > 0 {
@@ -376,12 +406,12 @@ fn bounds64(code: u8, a: &Scalar, b: &Scalar, off: i16) -> Scalar {
             r.smax = -a.smin;
         }
         alu::MOV => match off {
-            0 => return Scalar { rel: None, ..*b },
+            0 => return b.bare(),
             8 | 16 | 32 => {
                 let half = 1i64 << (off - 1);
                 if b.umax < half as u64 {
                     // Sign bit of the source width is clear: value unchanged.
-                    return Scalar { rel: None, ..*b };
+                    return b.bare();
                 }
                 r.smin = -half;
                 r.smax = half - 1;
@@ -430,9 +460,40 @@ pub(super) fn alu_bounds(code: u8, wide: bool, a: &Scalar, b: &Scalar, off: i16)
         return Scalar::urange(0, U32);
     }
     if code == alu::MOV && (off == 8 || off == 16) && b32.umax < (1u64 << (off - 1)) {
-        return Scalar { rel: None, ..b32 };
+        return b32.bare();
     }
     Scalar::urange(0, U32)
+}
+
+/// True when the operation leaves every value of `a` unchanged, so the
+/// result may keep `a`'s relations: clang masks and zero-extends lengths and
+/// offsets it already knows to be small (`x & 0xffff` on a 16-bit load,
+/// `w2 = w2`), and a bounds check made before such an operation must still
+/// apply after it. `b` is the source operand as for [`alu_bounds`].
+pub(super) fn is_identity(code: u8, wide: bool, a: &Scalar, b: &Scalar, off: i16) -> bool {
+    // A 32-bit operation keeps the low half only: never an identity on a
+    // value that may have high bits.
+    if !wide && !a.fits_u32() {
+        return false;
+    }
+    let Some(c) = b.as_const() else {
+        // x % y == x when y > x, whatever y is.
+        return code == alu::MOD && off == 0 && b.umin > a.umax && (wide || b.fits_u32());
+    };
+    // The operand as the operation sees it.
+    let c = if wide { c } else { c & U32 };
+    let shift = c & if wide { 63 } else { 31 };
+    match code {
+        // Every bit that may be set in `a` is kept.
+        alu::AND => mask_upto(a.umax) & !c == 0,
+        alu::OR | alu::XOR | alu::ADD | alu::SUB => c == 0,
+        alu::LSH | alu::RSH | alu::ARSH => shift == 0,
+        alu::MUL => c == 1,
+        // Signed or unsigned, division by 1 is the identity.
+        alu::DIV => c == 1,
+        alu::MOD => off == 0 && c > a.umax,
+        _ => false,
+    }
 }
 
 /// How a conditional jump compares its operands.
@@ -642,6 +703,32 @@ mod tests {
             let r = alu_bounds(code, wide, &a, &b, off);
             let v = eval(code, wide, x, y, off);
             prop_assert!(contains(&r, v), "{:?} {} {} -> {} not in {:?}", code, x, y, v, r);
+        }
+
+        /// An operation called an identity returns its operand.
+        #[test]
+        fn identity_is_exact(
+            (a, x) in arb_scalar(), (b, y) in arb_scalar(),
+            code_i in 0usize..11, wide in any::<bool>(), signed in any::<bool>(),
+            small in 0u64..70,
+        ) {
+            let codes = [alu::ADD, alu::SUB, alu::MUL, alu::DIV, alu::OR, alu::AND, alu::LSH,
+                alu::RSH, alu::MOD, alu::XOR, alu::ARSH];
+            let code = codes[code_i];
+            let off = if matches!(code, alu::DIV | alu::MOD) { i16::from(signed) } else { 0 };
+            // Small constants and masks make identities likely.
+            let (b, y) = match small % 3 {
+                0 => (Scalar::constant(small), small),
+                1 => {
+                    let m = u64::MAX >> (small % 64);
+                    (Scalar::constant(m), m)
+                }
+                _ => (b, y),
+            };
+            if is_identity(code, wide, &a, &b, off) {
+                let v = eval(code, wide, x, y, off);
+                prop_assert_eq!(v, x, "{:?} {:?} {:?}", code, a, b);
+            }
         }
 
         #[test]

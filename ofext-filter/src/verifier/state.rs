@@ -1,7 +1,7 @@
 //! Abstract machine state: register values, per-frame stacks, and the
 //! packet-length facts; plus the join used where control-flow paths meet.
 
-use super::scalar::{LEN, Rel, Scalar, Sym, ZERO};
+use super::scalar::{LEN, Link, Rel, Scalar, Sym, ZERO};
 use crate::isa::{NUM_REGS, STACK_SIZE};
 
 /// Stack slots of 8 bytes per frame.
@@ -245,6 +245,76 @@ impl State {
         self.narrow_sym(r.sym, lo - d, hi - d)
     }
 
+    /// Records that `a` and `b` are equal (one value has both relations):
+    /// one of the two symbols is rewritten in terms of the other everywhere,
+    /// facts included. The packet length and the constant are never the
+    /// rewritten one.
+    pub(super) fn unify(&mut self, a: Rel, b: Rel) {
+        let fixed = |s: Sym| s == ZERO || s == LEN;
+        let (from, to) = match (fixed(a.sym), fixed(b.sym)) {
+            (_, false) if a.sym != b.sym => (b, a),
+            (false, true) => (a, b),
+            _ => return,
+        };
+        // from.sym == to.sym + shift
+        let Some(shift) = to.delta.checked_sub(from.delta) else {
+            return;
+        };
+        let subst = |r: &mut Option<Rel>| {
+            if let Some(x) = *r
+                && x.sym == from.sym
+            {
+                *r = x.delta.checked_add(shift).map(|d| Rel::new(to.sym, d));
+            }
+        };
+        self.for_each_value(|v| {
+            match v {
+                Value::Scalar(sc) => {
+                    subst(&mut sc.rel);
+                    sc.link = match sc.link {
+                        Some(Link::Shl32(x)) => {
+                            let mut r = Some(x);
+                            subst(&mut r);
+                            r.map(Link::Shl32)
+                        }
+                        Some(Link::Sext32(x)) => {
+                            let mut r = Some(x);
+                            subst(&mut r);
+                            r.map(Link::Sext32)
+                        }
+                        None => None,
+                    };
+                }
+                Value::Packet(o) | Value::Stack { off: o, .. } | Value::MapPtr { off: o, .. } => {
+                    subst(&mut o.rel)
+                }
+                _ => {}
+            }
+            true
+        });
+        let mut moved = Vec::new();
+        self.facts.retain(|&(s, c)| {
+            if s == from.sym {
+                moved.push(c);
+                false
+            } else {
+                true
+            }
+        });
+        for c in moved {
+            if let Some(c) = c.checked_add(shift) {
+                if to.sym == ZERO {
+                    // len >= 0 + c: keep the proven minimum in range.
+                    if c > 0 {
+                        self.add_fact(ZERO, c);
+                    }
+                } else {
+                    self.add_fact(to.sym, c);
+                }
+            }
+        }
+    }
+
     /// Applies the outcome of a null check of lookup `id`: `null` turns
     /// every copy into the scalar 0, otherwise every copy becomes non-null.
     pub(super) fn resolve_null(&mut self, id: Sym, null: bool) {
@@ -313,6 +383,9 @@ impl Renames<'_> {
         match (a, b) {
             (Value::Scalar(x), Value::Scalar(y)) => {
                 let mut s = Scalar::hull(x, y);
+                // Symbols are fixed values, so the same one on both sides
+                // means the same thing after the join.
+                s.link = x.link.filter(|_| x.link == y.link);
                 s.rel = match s.as_const() {
                     // The same constant on both sides describes itself.
                     Some(c) => i64::try_from(c).ok().map(|d| Rel::new(ZERO, d)),

@@ -1,0 +1,11 @@
+//! # dataplane — Oko's forwarding path
+//!
+//! (essay being written; see DESIGN.md)
+
+pub mod buf;
+pub mod cache;
+pub mod classifier;
+pub mod key;
+pub mod modify;
+pub mod packet;
+pub mod port;
