@@ -19,7 +19,8 @@
  *   SYN_SENT     --SYN o-->          SYN_SENT     (retransmission)
  *   SYN_SENT     --SYN+ACK r-->      SYN_RECV
  *   SYN_RECV     --SYN o / SYN+ACK r--> SYN_RECV  (retransmissions)
- *   SYN_RECV     --ACK o-->          ESTABLISHED  (may carry data)
+ *   SYN_RECV     --ACK o-->          ESTABLISHED  (may carry data; FIN_WAIT
+ *                                                 if it carries a FIN)
  *   ESTABLISHED  --ACK either-->     ESTABLISHED
  *   ESTABLISHED  --SYN+ACK r-->      ESTABLISHED  (the final ACK was lost)
  *   ESTABLISHED  --FIN x-->          FIN_WAIT     (x half-closed)
@@ -32,9 +33,11 @@
  * Everything else returns 0: non-TCP, fragments other than the first, a
  * packet of an unknown connection that is not a SYN (stray ACK, SYN+ACK
  * without SYN, RST), data or a bare ACK before the handshake completes, a SYN
- * or SYN+ACK in the wrong direction or state, a segment other than the first
- * SYN without ACK set, invalid flag combinations (SYN+FIN, SYN+RST, no flags)
- * and packets whose source and destination endpoints are the same (LAND).
+ * or SYN+ACK in the wrong direction or state, a segment without ACK that is
+ * neither a SYN nor a RST, invalid flag combinations (SYN+FIN, SYN+RST, no
+ * flags) and packets whose source and destination endpoints are the same
+ * (LAND). A RST of a tracked connection, in any state and from either side,
+ * matches (so the peer learns of it) and deletes the entry.
  *
  * Limitations (documented, deliberate for a filter of this size): sequence
  * numbers are not tracked, so an on-path or blind attacker who guesses the

@@ -108,7 +108,14 @@ OKO_INLINE u64 oko_load64(const void *p) { return *(const u64 *)p; }
 OKO_INLINE u32 oko_load32(const void *p) { return *(const u32 *)p; }
 OKO_INLINE u16 oko_load16(const void *p) { return *(const u16 *)p; }
 
-/* ---- headers (wire layouts; multi-byte fields in network order) ---- */
+/*
+ * ---- headers ----
+ * Wire layouts, multi-byte fields in network order. Every field sits at its
+ * natural alignment within the struct and there is no padding (checked
+ * below), so the structs need no `packed` and each field access is a single
+ * load; in the frame such loads may be unaligned (an IPv4 source address sits
+ * at offset 26), which the runtime allows.
+ */
 #define ETH_ALEN 6
 #define ETH_P_IP 0x0800
 #define ETH_P_IPV6 0x86DD
@@ -177,6 +184,13 @@ struct tcphdr {
 	be16 check;
 	be16 urg_ptr;
 };
+
+_Static_assert(sizeof(struct ethhdr) == 14, "ethhdr layout");
+_Static_assert(sizeof(struct vlan_hdr) == 4, "vlan_hdr layout");
+_Static_assert(sizeof(struct iphdr) == 20, "iphdr layout");
+_Static_assert(sizeof(struct ipv6hdr) == 40, "ipv6hdr layout");
+_Static_assert(sizeof(struct ipv6_opt_hdr) == 2, "ipv6_opt_hdr layout");
+_Static_assert(sizeof(struct tcphdr) == 20, "tcphdr layout");
 
 #define TCP_FIN 0x01
 #define TCP_SYN 0x02

@@ -14,6 +14,7 @@
 //! | [`elf`] | loads and relocates clang `-target bpf` objects: program choice, both map conventions, BPF-to-BPF calls |
 //! | [`verifier`] | the sound verifier: proves the safety contract of EXTENSION.md §5 or names the first instruction that breaks it |
 //! | [`interp`], [`helpers`] | the interpreter and the helper functions (maps, time, hash, random) |
+//! | [`jit`] | the x86-64 JIT (verified and checked modes), differential-tested against the interpreter |
 //! | [`maps`] | HASH, ARRAY, PERCPU_HASH, PERCPU_ARRAY and LRU_HASH maps shared by every worker |
 //! | [`program`] | a loaded, verified, runnable program with its maps and statistics |
 //!
@@ -51,6 +52,7 @@ pub mod elf;
 pub mod helpers;
 pub mod interp;
 pub mod isa;
+pub mod jit;
 pub mod maps;
 pub mod program;
 pub mod verifier;

@@ -3,7 +3,10 @@
 //! A [`Program`] is built once from an ELF object (EXTENSION.md §5): the
 //! object is loaded and relocated ([`crate::elf`]), verified
 //! ([`crate::verifier`]), its maps are created ([`crate::maps`]) and the
-//! code is prepared for execution ([`crate::interp`]). After that it is
+//! code is prepared for execution: compiled to native code by the JIT
+//! ([`crate::jit`], on x86-64) or, where there is none or it cannot compile
+//! the program, decoded for the interpreter ([`crate::interp`]); both give
+//! the same results ([`Program::jit`] says which runs). After that it is
 //! immutable and shared by every dataplane worker (`Arc<Program>`); only the
 //! maps' contents and the statistics change.
 //!
@@ -46,7 +49,8 @@ use std::time::Instant;
 use crossbeam_utils::CachePadded;
 
 use crate::elf::{self, ElfError, Object};
-use crate::interp::{self, Interpreter, RunEnv};
+use crate::interp::{self, Interpreter, RunEnv, RunError};
+use crate::jit::JitProgram;
 use crate::maps::{Map, MapDef, MapError};
 use crate::verifier::{self, VerifyError, VerifyInfo};
 use crate::wire::{ExtErrorCode, MapDesc, name16};
@@ -136,13 +140,32 @@ pub struct ProgramStats {
     pub run_ns: u64,
 }
 
+/// The engine a program runs in.
+enum Exec {
+    /// Native code (the JIT).
+    Jit(JitProgram),
+    /// The interpreter: no JIT on this target, or it could not compile the
+    /// program.
+    Interp(Interpreter),
+}
+
+impl Exec {
+    #[inline]
+    fn run_readonly(&self, frame: &[u8], env: &mut RunEnv) -> Result<u64, RunError> {
+        match self {
+            Self::Jit(j) => j.run_readonly(frame, env),
+            Self::Interp(i) => i.run_readonly(frame, env),
+        }
+    }
+}
+
 /// A verified, runnable filter program with its maps and statistics.
 pub struct Program {
     name: String,
     object: Object,
     info: VerifyInfo,
     maps: Vec<Arc<Map>>,
-    exec: Interpreter,
+    exec: Exec,
     elf: Arc<[u8]>,
     per_worker: Box<[CachePadded<Counters>]>,
     shared: Counters,
@@ -215,8 +238,12 @@ impl Program {
                 }
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let exec = Interpreter::new(&object.insns, maps.clone())?
+        let interp = Interpreter::new(&object.insns, maps.clone())?
             .with_zero_flags_at(&info.zero_flags_at)?;
+        let exec = match JitProgram::from_verified(interp, &object.insns, &info) {
+            Ok(jit) => Exec::Jit(jit),
+            Err(fallback) => Exec::Interp(fallback.interp),
+        };
         let name = object
             .name
             .clone()
@@ -308,7 +335,7 @@ impl Program {
     /// True when the program runs as native code (the JIT); the interpreter
     /// runs it otherwise.
     pub fn jit(&self) -> bool {
-        false
+        matches!(self.exec, Exec::Jit(_))
     }
 
     /// The relocated object.
@@ -378,7 +405,7 @@ mod tests {
             assert_eq!(p.map_descs().len(), n_maps);
             assert!(p.n_insns() > 0);
             assert_eq!(p.elf_bytes(), obj);
-            assert!(!p.jit());
+            assert_eq!(p.jit(), crate::jit::AVAILABLE);
         }
     }
 

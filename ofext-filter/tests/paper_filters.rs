@@ -295,7 +295,10 @@ fn objects_load_and_verify() {
         let obj = object(name);
         assert_eq!(obj.section, "filter", "{name}");
         assert_eq!(obj.name.as_deref(), Some(name));
-        assert_eq!(obj.maps, maps, "{name}: the maps are the controller contract");
+        assert_eq!(
+            obj.maps, maps,
+            "{name}: the maps are the controller contract"
+        );
         let info = verifier::verify(&obj.insns, &obj.maps)
             .unwrap_or_else(|e| panic!("{name} is refused: {e}"));
         // Every helper call passes its flags explicitly.
@@ -404,7 +407,11 @@ fn conntrack_refuses_unknown_connections() {
     let (c, s) = (ep4([192, 168, 1, 10], 51000), ep4([192, 168, 1, 20], 443));
     assert_eq!(f.run(&segment(c, s, ACK, b"")), 0, "stray ACK");
     assert_eq!(f.run(&segment(c, s, PSH | ACK, b"data")), 0, "data");
-    assert_eq!(f.run(&segment(s, c, SYN | ACK, b"")), 0, "SYN-ACK without SYN");
+    assert_eq!(
+        f.run(&segment(s, c, SYN | ACK, b"")),
+        0,
+        "SYN-ACK without SYN"
+    );
     assert_eq!(f.run(&segment(c, s, RST, b"")), 0, "RST");
     assert_eq!(f.run(&segment(c, s, FIN | ACK, b"")), 0, "FIN");
     assert!(f.map(0).is_empty(), "none of these creates state");
@@ -423,21 +430,37 @@ fn conntrack_refuses_out_of_order_handshakes() {
     assert_eq!(f.run(&segment(c, s, ACK, b"")), 0, "ACK before SYN-ACK");
     assert_eq!(f.run(&segment(c, s, PSH | ACK, b"x")), 0);
     assert_eq!(f.run(&segment(s, c, PSH | ACK, b"x")), 0);
-    assert_eq!(f.run(&segment(c, s, SYN | ACK, b"")), 0, "SYN-ACK from the initiator");
+    assert_eq!(
+        f.run(&segment(c, s, SYN | ACK, b"")),
+        0,
+        "SYN-ACK from the initiator"
+    );
     assert_eq!(f.run(&segment(s, c, SYN, b"")), 0, "simultaneous open");
     assert_eq!(ct_state(&f, c, s), Some(CT_SYN_SENT));
 
     // After the SYN-ACK the responder may not send data yet; the
     // initiator's ACK (which may carry data) completes the handshake.
     assert_eq!(f.run(&segment(s, c, SYN | ACK, b"")), 1);
-    assert_eq!(f.run(&segment(s, c, SYN | ACK, b"")), 1, "retransmitted SYN-ACK");
+    assert_eq!(
+        f.run(&segment(s, c, SYN | ACK, b"")),
+        1,
+        "retransmitted SYN-ACK"
+    );
     assert_eq!(f.run(&segment(s, c, PSH | ACK, b"x")), 0, "responder data");
     assert_eq!(f.run(&segment(c, s, SYN, b"")), 1, "retransmitted SYN");
     assert_eq!(ct_state(&f, c, s), Some(CT_SYN_RECV));
     assert_eq!(f.run(&segment(c, s, PSH | ACK, b"hello")), 1);
     assert_eq!(ct_state(&f, c, s), Some(CT_ESTABLISHED));
-    assert_eq!(f.run(&segment(c, s, SYN, b"")), 0, "SYN on an established connection");
-    assert_eq!(f.run(&segment(s, c, SYN | ACK, b"")), 1, "SYN-ACK again (lost ACK)");
+    assert_eq!(
+        f.run(&segment(c, s, SYN, b"")),
+        0,
+        "SYN on an established connection"
+    );
+    assert_eq!(
+        f.run(&segment(s, c, SYN | ACK, b"")),
+        1,
+        "SYN-ACK again (lost ACK)"
+    );
     assert_eq!(f.run(&segment(c, s, PSH, b"x")), 0, "segment without ACK");
 }
 
@@ -448,7 +471,11 @@ fn conntrack_rst_closes() {
         let (c, s) = (ep4([10, 2, 0, 1], 40001), ep4([10, 2, 0, 2], 8080));
         handshake(&mut f, c, s);
         let (x, y) = if rst_from_server { (s, c) } else { (c, s) };
-        assert_eq!(f.run(&segment(x, y, RST | ACK, b"")), 1, "the RST reaches the peer");
+        assert_eq!(
+            f.run(&segment(x, y, RST | ACK, b"")),
+            1,
+            "the RST reaches the peer"
+        );
         assert_eq!(ct_state(&f, c, s), None);
         assert_eq!(f.run(&segment(c, s, PSH | ACK, b"late")), 0);
         assert_eq!(f.run(&segment(s, c, PSH | ACK, b"late")), 0);
@@ -470,7 +497,11 @@ fn conntrack_fin_teardown() {
     assert_eq!(ct_state(&f, c, s), Some(CT_FIN_WAIT));
     assert_eq!(f.run(&segment(s, c, FIN | ACK, b"")), 1);
     assert_eq!(ct_state(&f, c, s), Some(CT_CLOSING));
-    assert_eq!(f.run(&segment(s, c, FIN | ACK, b"")), 1, "retransmitted FIN");
+    assert_eq!(
+        f.run(&segment(s, c, FIN | ACK, b"")),
+        1,
+        "retransmitted FIN"
+    );
     assert_eq!(ct_state(&f, c, s), Some(CT_CLOSING));
     // The first closer acknowledges the second FIN: the connection is gone.
     assert_eq!(f.run(&segment(c, s, ACK, b"")), 1);
@@ -576,7 +607,11 @@ fn conntrack_lru_keeps_newest_connections() {
     for i in 0..n {
         let c = client(i);
         handshake(&mut f, c, server);
-        assert_eq!(f.run(&segment(c, server, PSH | ACK, b"x")), 1, "connection {i}");
+        assert_eq!(
+            f.run(&segment(c, server, PSH | ACK, b"x")),
+            1,
+            "connection {i}"
+        );
         assert!(f.map(0).len() <= MAX as usize);
     }
     // The newest connection still works; the oldest was evicted and is
@@ -612,8 +647,13 @@ const Q_DF: u16 = 0x0001;
 const Q_NZ_ID: u16 = 0x0002;
 const Q_ZERO_ID: u16 = 0x0004;
 const Q_ECN: u16 = 0x0008;
+const Q_NZ_MBZ: u16 = 0x0010;
 const Q_FLOW: u16 = 0x0020;
+const Q_ZERO_SEQ: u16 = 0x0040;
 const Q_NZ_ACK: u16 = 0x0080;
+const Q_NZ_URG: u16 = 0x0100;
+const Q_URG: u16 = 0x0200;
+const Q_PUSH: u16 = 0x0400;
 const Q_OPT_ZERO_TS1: u16 = 0x0800;
 const Q_OPT_NZ_TS2: u16 = 0x1000;
 const Q_OPT_EXWS: u16 = 0x2000;
@@ -726,6 +766,9 @@ fn sig_nmap() -> Sig {
     }
 }
 
+/// An edit of a signature (the field-by-field mismatch test).
+type SigChange = fn(&mut Sig);
+
 fn install(f: &Filter, sigs: &[Sig]) {
     for (i, s) in sigs.iter().enumerate() {
         let idx = u32::try_from(i).unwrap();
@@ -803,24 +846,24 @@ fn p0f_linux_syn_is_not_a_tool() {
     let mut f2 = p0f_with(&[tool.clone()]);
     assert_eq!(f2.run(&linux_syn()), 1);
     // Each field of that signature matters.
-    let variants: Vec<(&str, Box<dyn Fn(&mut Sig)>)> = vec![
-        ("ttl", Box::new(|s| s.ttl = (65, 128))),
-        ("ip_ver", Box::new(|s| s.ip_ver = 6)),
-        ("window multiple", Box::new(|s| s.win = 4)),
-        ("layout", Box::new(|s| s.layout.swap(1, 2))),
-        ("layout length", Box::new(|s| s.layout.push(OPT_NOP))),
-        ("quirks", Box::new(|s| s.quirks = Q_DF)),
-        ("mss", Box::new(|s| {
+    let variants: [(&str, SigChange); 11] = [
+        ("ttl", |s| s.ttl = (65, 128)),
+        ("ip_ver", |s| s.ip_ver = 6),
+        ("window multiple", |s| s.win = 4),
+        ("layout", |s| s.layout.swap(1, 2)),
+        ("layout length", |s| s.layout.push(OPT_NOP)),
+        ("quirks", |s| s.quirks = Q_DF),
+        ("mss", |s| {
             s.flags &= !SIG_ANY_MSS;
             s.mss = 1400;
-        })),
-        ("wscale", Box::new(|s| {
+        }),
+        ("wscale", |s| {
             s.flags &= !SIG_ANY_WSCALE;
             s.wscale = 6;
-        })),
-        ("eol padding", Box::new(|s| s.eol_pad = 1)),
-        ("ip options length", Box::new(|s| s.ip_olen = 4)),
-        ("not valid", Box::new(|s| s.flags &= !SIG_VALID)),
+        }),
+        ("eol padding", |s| s.eol_pad = 1),
+        ("ip options length", |s| s.ip_olen = 4),
+        ("not valid", |s| s.flags &= !SIG_VALID),
     ];
     for (what, change) in variants {
         let mut s = tool.clone();
@@ -858,7 +901,16 @@ fn p0f_hping3_and_nmap_syns_are_tools() {
     assert_eq!(f.run(&syn4(ip, &t)), 0);
     // A window of 1024 is not hping3's.
     t.window = 1024;
-    assert_eq!(f.run(&syn4(Ip4 { df: false, ..Ip4::default() }, &t)), 0);
+    assert_eq!(
+        f.run(&syn4(
+            Ip4 {
+                df: false,
+                ..Ip4::default()
+            },
+            &t
+        )),
+        0
+    );
     // First match decides: a whitelisting entry ahead of the tool wins.
     let mut allow = sig_hping3();
     allow.flags = SIG_VALID;
@@ -879,7 +931,15 @@ fn p0f_hping3_and_nmap_syns_are_tools() {
 #[test]
 fn p0f_ignores_non_syn() {
     let mut f = p0f_with(&[sig_linux(), sig_hping3(), sig_nmap()]);
-    for flags in [SYN | ACK, ACK, RST, FIN | ACK, SYN | RST, SYN | FIN, PSH | ACK] {
+    for flags in [
+        SYN | ACK,
+        ACK,
+        RST,
+        FIN | ACK,
+        SYN | RST,
+        SYN | FIN,
+        PSH | ACK,
+    ] {
         let mut t = Tcp::new(2345, 80, flags);
         t.window = 512;
         t.ack = 0;
@@ -940,10 +1000,22 @@ fn p0f_truncated_and_malformed_options() {
         eol_pad: 0,
     };
     let cases: Vec<(&str, Vec<u8>, Vec<u8>)> = vec![
-        ("length 0", vec![OPT_MSS, 4, 5, 180, OPT_WS, 0, 0, 0], vec![OPT_MSS, OPT_WS]),
+        (
+            "length 0",
+            vec![OPT_MSS, 4, 5, 180, OPT_WS, 0, 0, 0],
+            vec![OPT_MSS, OPT_WS],
+        ),
         ("length 1", vec![OPT_SOK, 1, 0, 0], vec![OPT_SOK]),
-        ("past the end", vec![OPT_NOP, OPT_TS, 10, 0], vec![OPT_NOP, OPT_TS]),
-        ("wrong mss length", vec![OPT_MSS, 3, 5, OPT_NOP], vec![OPT_MSS, OPT_NOP]),
+        (
+            "past the end",
+            vec![OPT_NOP, OPT_TS, 10, 0],
+            vec![OPT_NOP, OPT_TS],
+        ),
+        (
+            "wrong mss length",
+            vec![OPT_MSS, 3, 5, OPT_NOP],
+            vec![OPT_MSS, OPT_NOP],
+        ),
         ("wrong ws length", vec![OPT_WS, 4, 7, 0], vec![OPT_WS]),
         // 40 bytes of NOPs: more options than the parser's 24 slots.
         ("too many", vec![OPT_NOP; 40], vec![OPT_NOP; 24]),
@@ -952,7 +1024,11 @@ fn p0f_truncated_and_malformed_options() {
         let mut t = Tcp::new(1, 2, SYN);
         t.options = opts;
         let frame = syn4(Ip4::default(), &t);
-        assert_eq!(p0f_with(&[bad_sig(layout.clone())]).run(&frame), 1, "{what}");
+        assert_eq!(
+            p0f_with(&[bad_sig(layout.clone())]).run(&frame),
+            1,
+            "{what}"
+        );
         let mut good = bad_sig(layout);
         good.quirks = 0;
         assert_eq!(p0f_with(&[good]).run(&frame), 0, "{what} is not bad?");
@@ -1003,7 +1079,11 @@ fn p0f_window_kinds_eol_and_quirks() {
         let mut s = base(layout.clone());
         s.win_type = kind;
         s.win = win;
-        assert_eq!(p0f_with(&[s]).run(&frame), want, "window kind {kind} value {win}");
+        assert_eq!(
+            p0f_with(&[s]).run(&frame),
+            want,
+            "window kind {kind} value {win}"
+        );
     }
     // On IPv6 the MTU is mss + 60.
     let mut t6 = t.clone();
@@ -1035,7 +1115,11 @@ fn p0f_window_kinds_eol_and_quirks() {
         let mut s = base(layout);
         s.quirks = q;
         s.quirk_mask = q;
-        assert_eq!(p0f_with(&[s.clone()]).run(frame), 1, "quirk {q:#06x} not seen");
+        assert_eq!(
+            p0f_with(&[s.clone()]).run(frame),
+            1,
+            "quirk {q:#06x} not seen"
+        );
         s.quirks = 0;
         assert_eq!(p0f_with(&[s]).run(frame), 0, "quirk {q:#06x} wrongly seen");
     };
@@ -1065,13 +1149,49 @@ fn p0f_window_kinds_eol_and_quirks() {
     quirk_case(Q_OPT_NZ_TS2, &ts_frame, vec![OPT_NOP, OPT_NOP, OPT_TS]);
     let mut ws = t0.clone();
     ws.options = vec![OPT_WS, 3, 15, OPT_NOP];
-    quirk_case(Q_OPT_EXWS, &plain(Ip4::default(), ws), vec![OPT_WS, OPT_NOP]);
+    quirk_case(
+        Q_OPT_EXWS,
+        &plain(Ip4::default(), ws),
+        vec![OPT_WS, OPT_NOP],
+    );
     // IPv6 flow label.
     let v6 = eth(
         ETH_IPV6,
         &ipv6(PROTO_TCP, 64, 0x12345, [1; 16], [2; 16], &t0.bytes(b"")),
     );
     quirk_case(Q_FLOW, &v6, vec![]);
+    // TCP header quirks.
+    let mut seq0 = t0.clone();
+    seq0.seq = 0;
+    quirk_case(Q_ZERO_SEQ, &plain(Ip4::default(), seq0), vec![]);
+    let mut uptr = t0.clone();
+    uptr.urg = 5;
+    quirk_case(Q_NZ_URG, &plain(Ip4::default(), uptr.clone()), vec![]);
+    uptr.flags |= 0x20; // URG: the pointer is then legitimate
+    quirk_case(Q_URG, &plain(Ip4::default(), uptr.clone()), vec![]);
+    let mut s = base(vec![]);
+    s.quirks = 0;
+    s.quirk_mask = Q_NZ_URG;
+    assert_eq!(p0f_with(&[s]).run(&plain(Ip4::default(), uptr)), 1);
+    let mut psh = t0.clone();
+    psh.flags |= PSH;
+    quirk_case(Q_PUSH, &plain(Ip4::default(), psh), vec![]);
+    let mut ece = t0.clone();
+    ece.flags |= 0x40 | 0x80; // ECE, CWR: an ECN-setup SYN
+    quirk_case(Q_ECN, &plain(Ip4::default(), ece), vec![]);
+    // The IPv4 reserved ("evil") bit.
+    let mut evil = plain(Ip4::default(), t0.clone());
+    evil[14 + 6] |= 0x80;
+    quirk_case(Q_NZ_MBZ, &evil, vec![]);
+    // No quirk at all on a plain SYN with DF clear and a nonzero IP ID:
+    // the exact comparison of p0f (mask 0xFFFF) finds nothing set.
+    let mut none = base(vec![]);
+    none.quirk_mask = 0xFFFF;
+    let quiet = Ip4 {
+        df: false,
+        ..Ip4::default()
+    };
+    assert_eq!(p0f_with(&[none]).run(&plain(quiet, t0.clone())), 1);
 }
 
 // ---------------------------------------------------------------------------
@@ -1223,4 +1343,75 @@ fn ratelimit_extremes() {
     assert!(f.map(1).is_empty());
     assert_eq!(f.run_at(SEC, &p[..34]), 0);
     assert_eq!(f.run_at(SEC, &p[..35]), 1);
+}
+
+// ---------------------------------------------------------------------------
+// Robustness
+// ---------------------------------------------------------------------------
+
+/// Valid frames with random bytes overwritten and random truncation: every
+/// program runs to completion with 0 or 1 (a run error or another value
+/// fails [`Filter::run`]).
+#[test]
+fn filters_never_fail_on_mangled_frames() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+    use std::cell::RefCell;
+
+    let filters = RefCell::new([
+        Filter::load("conntrack"),
+        p0f_with(&[sig_linux(), sig_hping3(), sig_nmap()]),
+        ratelimit(10, 5),
+    ]);
+    let (c6, s6) = (ep6(1, 1000), ep6(2, 80));
+    let (Addr::V6(ca), Addr::V6(sa)) = (c6.addr, s6.addr) else {
+        unreachable!()
+    };
+    let mut ext = vec![PROTO_TCP, 0, 1, 4, 0, 0, 0, 0];
+    ext.extend_from_slice(&Tcp::new(1000, 80, SYN).bytes(b""));
+    let seeds = [
+        linux_syn(),
+        hping3_syn(),
+        nmap_syn(),
+        segment(c6, s6, SYN, b""),
+        segment(
+            ep4([1, 2, 3, 4], 5),
+            ep4([5, 6, 7, 8], 9),
+            PSH | ACK,
+            b"data",
+        ),
+        eth(ETH_IPV6, &ipv6(0, 64, 0, ca, sa, &ext)),
+        eth_vlan(
+            ETH_IPV4,
+            &ipv4(Ip4::default(), [1; 4], [2; 4], &{
+                let mut t = Tcp::new(1, 2, SYN);
+                t.options = linux_options();
+                t.bytes(b"")
+            }),
+        ),
+    ];
+    let strategy = (
+        0..seeds.len(),
+        proptest::collection::vec((any::<u16>(), any::<u8>()), 0..8),
+        any::<u16>(),
+    );
+    let mut runner = TestRunner::new(Config {
+        cases: 2000,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    runner
+        .run(&strategy, |(seed, edits, cut)| {
+            let mut frame = seeds[seed].clone();
+            for (at, byte) in edits {
+                let n = frame.len();
+                frame[usize::from(at) % n] = byte;
+            }
+            frame.truncate(usize::from(cut) % (frame.len() + 8));
+            for f in filters.borrow_mut().iter_mut() {
+                f.run(&frame);
+            }
+            Ok(())
+        })
+        .unwrap();
 }

@@ -912,6 +912,490 @@ fn accept_xor_compare_scalar_registers() {
 }
 
 // ===========================================================================
+// What clang -O2 -target bpf emits for lengths and offsets (the sequences
+// below are taken from its output, with and without -mcpu=v3), and the
+// unsound neighbours of each idiom.
+// ===========================================================================
+
+/// Every object file next to the tests (and the controller's example
+/// filters, when present) loads and verifies.
+#[test]
+fn clang_objects_load_and_verify() {
+    use ofext_filter::elf;
+    let root = env!("CARGO_MANIFEST_DIR");
+    let dirs = [
+        (format!("{root}/tests/data"), true),
+        (format!("{root}/../controller-examples/filters"), false),
+    ];
+    let mut verified = Vec::new();
+    for (dir, required) in dirs {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if !required => {
+                eprintln!("skipping {dir}: {e}");
+                continue;
+            }
+            Err(e) => panic!("{dir}: {e}"),
+        };
+        let mut paths: Vec<_> = entries
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "o"))
+            .collect();
+        paths.sort();
+        for path in paths {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let bytes = std::fs::read(&path).unwrap();
+            let loaded = elf::load(&bytes);
+            if name == "global_data.o" {
+                // Global variables are refused by the loader, by design.
+                assert!(loaded.is_err(), "{name}");
+                continue;
+            }
+            let obj = loaded.unwrap_or_else(|e| panic!("{name}: {e}"));
+            let res = verify(&obj.insns, &obj.maps);
+            if name == "subprog.o" {
+                // Genuinely unsafe: `tcp_only` calls `is_ipv4(pkt)`, which
+                // reads bytes 12 and 13, without any length check when
+                // `is_tcp` returned 0 (as it does for frames shorter than 34
+                // bytes). The refusal names that read, inside `is_ipv4`.
+                let ipv4 = &obj.functions[2];
+                assert_eq!(ipv4.name.as_deref(), Some("is_ipv4"));
+                match res {
+                    Err(VerifyError::PacketOutOfBounds {
+                        pc,
+                        offset: 12,
+                        size: 1,
+                        checked: 0,
+                    }) if (ipv4.start..ipv4.start + ipv4.len).contains(&pc) => {}
+                    other => panic!("subprog.o: {other:?}"),
+                }
+                continue;
+            }
+            let info = res.unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(info.n_insns, obj.insns.len());
+            verified.push(name);
+        }
+    }
+    for want in [
+        "legacy_maps.o",
+        "legacy_maps_btf.o",
+        "multi_section.o",
+        "oko_data.o",
+    ] {
+        assert!(
+            verified.iter().any(|n| n == want),
+            "{want} not verified: {verified:?}"
+        );
+    }
+}
+
+/// `u32 len` arrives zero-extended: `len <<= 32; len >>= 32` (the pair need
+/// not be adjacent), `w2 = w2`, or a 32-bit copy.
+#[test]
+fn clang_zero_extended_length() {
+    for zext in [
+        "lsh %r2, 32\nrsh %r2, 32",
+        "lsh %r2, 32\nmov %r3, 30\nrsh %r2, 32",
+        "mov32 %r2, %r2",
+        "mov32 %r4, %r2\nmov %r2, %r4",
+        "mov %r4, %r2\nlsh %r4, 32\nrsh %r4, 32\nmov %r2, %r4",
+    ] {
+        ok(&format!(
+            "
+            {zext}
+            mov %r3, 30
+            jgt %r3, %r2, drop
+            ldxb %r0, [%r1+29]
+            exit
+        drop:
+            mov %r0, 0
+            exit
+        "
+        ));
+    }
+    // The end pointer built from the zero-extended length.
+    ok("
+        lsh %r2, 32
+        rsh %r2, 32
+        mov %r3, %r1
+        add %r3, %r2
+        mov %r4, %r1
+        add %r4, 14
+        jgt %r4, %r3, drop
+        ldxh %r0, [%r1+12]
+        exit
+    drop:
+        mov %r0, 0
+        exit
+    ");
+}
+
+/// `int len` arrives sign-extended (`<<= 32; s>>= 32`, or `movsx` with
+/// -mcpu=v4); a signed check that it is at least N bounds the length, and so
+/// does a signed JMP32 check of the raw register (-mcpu=v3).
+#[test]
+fn clang_sign_extended_length() {
+    for check in [
+        "mov %r3, %r2\nlsh %r3, 32\narsh %r3, 32\nmov %r4, 34\njsgt %r4, %r3, drop",
+        "movsx3264 %r3, %r2\njslt %r3, 34, drop",
+        "jslt32 %r2, 34, drop",
+        "mov %r4, 33\njsge32 %r4, %r2, drop",
+    ] {
+        ok(&format!(
+            "
+            {check}
+            ldxb %r0, [%r1+33]
+            exit
+        drop:
+            mov %r0, 0
+            exit
+        "
+        ));
+    }
+}
+
+/// `int rem = len - 14 - ihl; if (rem < 4)` without -mcpu=v3: the `int`
+/// arithmetic is done in the high half of a register.
+#[test]
+fn clang_int_arithmetic_in_high_half() {
+    ok("
+        mov %r3, %r2
+        lsh %r3, 32
+        arsh %r3, 32
+        mov %r4, 34
+        jsgt %r4, %r3, drop
+        ldxb %r3, [%r1+14]
+        lsh %r3, 2
+        and %r3, 60
+        sub %r2, %r3
+        lsh %r2, 32
+        lddw %r4, -60129542144    # -14 << 32
+        add %r2, %r4
+        arsh %r2, 32
+        mov %r4, 4
+        jsgt %r4, %r2, drop
+        add %r1, 14
+        add %r1, %r3
+        ldxb %r0, [%r1+3]
+        exit
+    drop:
+        mov %r0, 0
+        exit
+    ");
+}
+
+/// The same with -mcpu=v3: 32-bit registers, whose subtraction may wrap.
+#[test]
+fn clang_int_arithmetic_in_32bit_registers() {
+    ok("
+        jslt32 %r2, 34, drop
+        ldxb %r3, [%r1+14]
+        lsh32 %r3, 2
+        and32 %r3, 60
+        sub32 %r2, %r3
+        add32 %r2, -14
+        jslt32 %r2, 4, drop
+        add32 %r3, 14
+        add32 %r3, 3
+        add %r1, %r3
+        ldxb %r0, [%r1+0]
+        exit
+    drop:
+        mov %r0, 0
+        exit
+    ");
+    // A positive constant: the signed view of `len + 16` being at least 50
+    // excludes every wrapped value, so len >= 34; the unsigned one too.
+    for check in ["jslt32 %r3, 50, drop", "jlt32 %r3, 50, drop"] {
+        ok(&format!(
+            "
+            mov %r3, %r2
+            add32 %r3, 16
+            {check}
+            ldxb %r0, [%r1+33]
+            exit
+        drop:
+            mov %r0, 0
+            exit
+        "
+        ));
+    }
+}
+
+/// `(long)(len - 14) < 20` and `(long)(end - p) < n`: signed differences.
+#[test]
+fn clang_signed_differences() {
+    ok("
+        mov %r3, %r2
+        add %r3, -14
+        jslt %r3, 20, drop
+        ldxb %r0, [%r1+33]
+        exit
+    drop:
+        mov %r0, 0
+        exit
+    ");
+    // end - (data + 14 + ihl) with a variable ihl.
+    ok("
+        jlt %r2, 34, drop
+        mov %r2, %r1
+        add %r2, %r9          # end (r9 = len below)
+        add %r1, 14
+        ldxb %r3, [%r1+0]
+        lsh %r3, 2
+        and %r3, 60
+        add %r1, %r3
+        sub %r2, %r1
+        mov %r3, 20
+        jsgt %r3, %r2, drop
+        ldxh %r0, [%r1+18]
+        exit
+    drop:
+        mov %r0, 0
+        exit
+    "
+    .replace("jlt %r2, 34, drop", "mov %r9, %r2\njlt %r2, 34, drop")
+    .as_str());
+}
+
+/// Masks and zero-extensions that cannot change the value keep its bounds
+/// check; a 32-bit comparison of values below 2^32 narrows the registers.
+#[test]
+fn clang_value_preserving_masks_and_jmp32() {
+    ok("
+        jlt %r2, 34, drop
+        ldxb %r3, [%r1+14]
+        and %r3, 15
+        lsh %r3, 2
+        mov %r4, %r3
+        add %r4, 38
+        jgt %r4, %r2, drop
+        and %r3, 63           # covers 0..=60
+        mov32 %r3, %r3        # below 2^32
+        and32 %r3, -1
+        add %r3, %r1
+        ldxw %r0, [%r3+34]
+        exit
+    drop:
+        mov %r0, 0
+        exit
+    ");
+    ok("
+        jlt %r2, 15, drop
+        ldxb %r3, [%r1+14]
+        and %r3, 15
+        lsh %r3, 2
+        add %r3, 34
+        jgt32 %r3, %r2, drop  # if w3 > w2
+        add %r1, %r3
+        ldxb %r0, [%r1-1]
+        exit
+    drop:
+        mov %r0, 0
+        exit
+    ");
+}
+
+/// A template for the neighbours: `r3` is an offset related to nothing but
+/// itself, `r4` is derived from it by `derive`, the check is made on `r4`
+/// and the read at `r3`. Safe only if `derive` keeps the value (or makes it
+/// smaller, which none of the neighbours below does reliably).
+fn derived_check(setup: &str, derive: &str, check: &str) -> String {
+    format!(
+        "
+        jlt %r2, 4, drop
+        {setup}
+        mov %r4, %r3
+        {derive}
+        mov %r5, %r4
+        add %r5, 4
+        {check}
+        add %r1, %r3
+        ldxb %r0, [%r1+3]     #!
+        exit
+    drop:
+        mov %r0, 0
+        exit
+    "
+    )
+}
+
+/// An offset that may be 2^32 or more: a byte, plus 2^32 when bit 0 of
+/// another is set.
+const WIDE_OFFSET: &str =
+    "ldxb %r3, [%r1+0]\nand %r3, 1\nlsh %r3, 32\nldxb %r6, [%r1+1]\nor %r3, %r6";
+/// An offset below 2^32 that may have bit 31 set.
+const BIT31_OFFSET: &str = "ldxb %r3, [%r1+0]\nlsh %r3, 24";
+/// A byte.
+const BYTE_OFFSET: &str = "ldxb %r3, [%r1+0]";
+
+#[test]
+fn clang_idiom_template_accepts_the_identities() {
+    for (setup, derive) in [
+        (BYTE_OFFSET, "lsh %r4, 32\nrsh %r4, 32"),
+        (BIT31_OFFSET, "lsh %r4, 32\nrsh %r4, 32"),
+        (BYTE_OFFSET, "lsh %r4, 32\narsh %r4, 32"),
+        (BYTE_OFFSET, "mov32 %r4, %r4"),
+        (BIT31_OFFSET, "mov32 %r4, %r4"),
+        (BYTE_OFFSET, "and %r4, 255"),
+        (BYTE_OFFSET, "movsx3264 %r4, %r4"),
+    ] {
+        let src = derived_check(setup, derive, "jgt %r5, %r2, drop");
+        ok(&src);
+    }
+    let src = derived_check(BYTE_OFFSET, "", "jgt32 %r5, %r2, drop");
+    ok(&src);
+}
+
+#[test]
+fn refuse_clang_idiom_neighbours() {
+    let oob = |src: &str| {
+        refuse_at!(src, VerifyError::PacketOutOfBounds { .. });
+    };
+    // The shift pair on a value that may be 2^32 or more drops its high bits.
+    oob(&derived_check(
+        WIDE_OFFSET,
+        "lsh %r4, 32\nrsh %r4, 32",
+        "jgt %r5, %r2, drop",
+    ));
+    // So do 32-bit moves and 32-bit arithmetic on it.
+    oob(&derived_check(
+        WIDE_OFFSET,
+        "mov32 %r4, %r4",
+        "jgt %r5, %r2, drop",
+    ));
+    oob(&derived_check(
+        WIDE_OFFSET,
+        "add32 %r4, 0",
+        "jgt %r5, %r2, drop",
+    ));
+    // A JMP32 comparison sees only its low half.
+    oob(&derived_check(WIDE_OFFSET, "", "jgt32 %r5, %r2, drop"));
+    // A mask that does not cover the range.
+    oob(&derived_check(
+        BYTE_OFFSET,
+        "and %r4, 3",
+        "jgt %r5, %r2, drop",
+    ));
+    oob(&derived_check(
+        BYTE_OFFSET,
+        "and %r4, 0xfe",
+        "jgt %r5, %r2, drop",
+    ));
+    // Sign extension of a value with bit 31 set makes it negative, which a
+    // signed check lets through.
+    oob(&derived_check(
+        BIT31_OFFSET,
+        "lsh %r4, 32\narsh %r4, 32",
+        "jsgt %r5, %r2, drop",
+    ));
+    oob(&derived_check(
+        BIT31_OFFSET,
+        "movsx3264 %r4, %r4",
+        "jsgt %r5, %r2, drop",
+    ));
+    // Sign extension of a value with bit 31 set is that value minus 2^32:
+    // adding 2^32 back gives the value itself, not value + 2^32 (which
+    // would make `len >= r4 + 4` look impossible and the read unreachable).
+    oob("
+        jlt %r2, 1, drop
+        ldxb %r3, [%r1+0]
+        lsh %r3, 24
+        mov %r4, %r3
+        lsh %r4, 32
+        arsh %r4, 32
+        lddw %r6, 0x100000000
+        add %r4, %r6
+        jslt %r4, 0, drop
+        mov %r5, %r4
+        add %r5, 4
+        jgt %r5, %r2, drop
+        add %r1, %r4
+        ldxb %r0, [%r1+4]     #!
+        exit
+    drop:
+        mov %r0, 0
+        exit
+    ");
+    // A signed JMP32 comparison orders the low halves as `int`s: 2^31 + 1000
+    // is negative there, so `w5 s<= w2` holds for every short length too.
+    oob("
+        mov32 %r5, 0x800003e8
+        jsgt32 %r5, %r2, drop
+        ldxb %r0, [%r1+100]   #!
+        exit
+    drop:
+        mov %r0, 0
+        exit
+    ");
+    // `<<= 32; >>= 31` doubles the length.
+    refuse_at!(
+        "
+        mov %r4, %r2
+        lsh %r4, 32
+        rsh %r4, 31
+        jlt %r4, 40, drop
+        ldxb %r0, [%r1+39]    #!
+        exit
+    drop:
+        mov %r0, 0
+        exit
+        ",
+        VerifyError::PacketOutOfBounds { offset: 39, .. }
+    );
+    // An unsigned check of `len - 14` lets wrapped (short) lengths through,
+    // in 64 and in 32 bits.
+    for check in [
+        "add %r3, -14\njlt %r3, 20, drop",
+        "add32 %r3, -14\njlt32 %r3, 20, drop",
+        "sub %r3, 14\njle %r3, 19, drop",
+    ] {
+        oob(&format!(
+            "
+            mov %r3, %r2
+            {check}
+            ldxb %r0, [%r1+33]    #!
+            exit
+        drop:
+            mov %r0, 0
+            exit
+            "
+        ));
+    }
+    // `end - p` compared unsigned: when p may lie past the end the
+    // difference is negative, i.e. huge, and passes the check.
+    oob("
+        jlt %r2, 15, drop
+        mov %r9, %r2
+        mov %r2, %r1
+        add %r2, %r9
+        add %r1, 14
+        ldxb %r3, [%r1+0]
+        lsh %r3, 2
+        and %r3, 60
+        add %r1, %r3
+        sub %r2, %r1
+        jlt %r2, 20, drop
+        ldxh %r0, [%r1+18]    #!
+        exit
+    drop:
+        mov %r0, 0
+        exit
+    ");
+    // A signed difference checked the wrong way round says nothing.
+    oob("
+        mov %r3, %r2
+        add %r3, -14
+        jsgt %r3, 20, drop
+        ldxb %r0, [%r1+33]    #!
+        exit
+    drop:
+        mov %r0, 0
+        exit
+    ");
+}
+
+// ===========================================================================
 // Refused programs: one or more per rule.
 // ===========================================================================
 
@@ -2368,7 +2852,7 @@ fn random_filter(seed: u64) -> String {
             out.push_str(&format!("l{k}:\n"));
         }
         let r = |x: u64| x % 6;
-        match rnd(15) {
+        match rnd(19) {
             0 | 1 => {
                 let n = rnd(48);
                 let op = ["jlt", "jle", "jslt", "jlt32", "jsle32", "jgt"][rnd(6) as usize];
@@ -2508,6 +2992,57 @@ fn random_filter(seed: u64) -> String {
                     ));
                 }
                 out.push_str(INIT);
+            }
+            14 => {
+                // clang's extensions of the length (and wrong ones), then a
+                // check of the extended value.
+                let n = rnd(48);
+                let ext = [
+                    "lsh %r6, 32\nrsh %r6, 32",
+                    "lsh %r6, 32\narsh %r6, 32",
+                    "mov32 %r6, %r6",
+                    "movsx3264 %r6, %r6",
+                    "lsh %r6, 32\nrsh %r6, 31",
+                    "and %r6, 0x1f",
+                ][rnd(6) as usize];
+                let op = ["jlt", "jslt", "jslt32", "jlt32"][rnd(4) as usize];
+                checked = checked.max(n);
+                out.push_str(&format!("mov %r6, %r9\n{ext}\n{op} %r6, {n}, out\n"));
+            }
+            15 => {
+                // `len - k` (or `+ k`) in 64 or 32 bits, checked signed or
+                // unsigned (the unsigned checks of a negative k let wrapped
+                // short lengths through).
+                let k = rnd(40) as i64 - 20;
+                let n = rnd(40);
+                let add = ["add", "add32"][rnd(2) as usize];
+                let op = ["jslt", "jslt32", "jlt", "jlt32"][rnd(4) as usize];
+                checked = checked.max((n as i64 - k).max(0) as u64);
+                out.push_str(&format!(
+                    "mov %r6, %r9\n{add} %r6, {k}\n{op} %r6, {n}, out\n"
+                ));
+            }
+            16 => {
+                // `int` arithmetic in the high half.
+                let k = rnd(30) as i64;
+                let n = rnd(30);
+                checked = checked.max(n + k as u64);
+                out.push_str(&format!(
+                    "mov %r6, %r9\nlsh %r6, 32\nlddw %r5, {}\nadd %r6, %r5\narsh %r6, 32\njslt %r6, {n}, out\n",
+                    (-k) << 32
+                ));
+            }
+            17 => {
+                // `end - p`, checked signed or unsigned, then a read at p.
+                let m = [3, 7, 15][rnd(3) as usize];
+                let n = 1 + rnd(8);
+                let op = ["jslt", "jlt", "jsle"][rnd(3) as usize];
+                out.push_str(&format!(
+                    "mov %r6, %r{}\nand %r6, {m}\nadd %r6, %r8\nmov %r5, %r7\nsub %r5, %r6\n{op} %r5, {n}, out\nldxb %r{}, [%r6+{}]\n",
+                    r(rnd(6)),
+                    r(rnd(6)),
+                    rnd(n + 1)
+                ));
             }
             _ => {
                 out.push_str(["call 7\n", "call 5\n"][rnd(2) as usize]);

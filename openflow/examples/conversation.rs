@@ -93,6 +93,12 @@ fn main() {
 /// The messages, in order, with their sender.
 fn conversation() -> Vec<(Dir, Message)> {
     use Dir::{ToController as S, ToSwitch as C};
+    let filter_prog = Oxm::Experimenter {
+        field: FILTER_PROG,
+        has_mask: false,
+        experimenter: OKO,
+        payload: 3u32.to_be_bytes().to_vec(),
+    };
     let flow = FlowMod {
         command: flow_mod_command::ADD,
         table_id: 0,
@@ -106,12 +112,7 @@ fn conversation() -> Vec<(Dir, Message)> {
                     mask: None,
                 },
                 Oxm::TcpDst(80),
-                Oxm::Experimenter {
-                    field: FILTER_PROG,
-                    has_mask: false,
-                    experimenter: OKO,
-                    payload: 3u32.to_be_bytes().to_vec(),
-                },
+                filter_prog,
             ],
         },
         instructions: vec![Instruction::ApplyActions(vec![Action::Output {
@@ -120,12 +121,42 @@ fn conversation() -> Vec<(Dir, Message)> {
         }])],
         ..FlowMod::default()
     };
+    let stats = FlowStats {
+        table_id: flow.table_id,
+        duration_sec: 42,
+        duration_nsec: 0,
+        priority: flow.priority,
+        idle_timeout: flow.idle_timeout,
+        hard_timeout: flow.hard_timeout,
+        flags: flow.flags,
+        cookie: flow.cookie,
+        packet_count: 12,
+        byte_count: 888,
+        match_: flow.match_.clone(),
+        instructions: flow.instructions.clone(),
+    };
+    let all_flows = FlowStatsRequest {
+        table_id: 0xff,
+        out_port: port_no::ANY,
+        out_group: openflow::group::group_id::ANY,
+        cookie: 0,
+        cookie_mask: 0,
+        match_: Match::new(),
+    };
     let port = |no: u32, name: &str| Port {
         state: port_state::LIVE,
         curr: port_features::RATE_10GB_FD | port_features::COPPER,
         curr_speed: 10_000_000,
         max_speed: 10_000_000,
         ..Port::new(no, [0x02, 0, 0, 0, 0, no as u8]).with_name(name)
+    };
+    let features = SwitchFeatures {
+        datapath_id: 0x0000_0200_0000_0001,
+        n_buffers: 0,
+        n_tables: 4,
+        auxiliary_id: 0,
+        capabilities: capabilities::FLOW_STATS | capabilities::PORT_STATS,
+        reserved: 0,
     };
     // A TCP SYN from 10.0.0.2:51000 to 10.0.0.1:80 (checksums left zero).
     let mut syn = vec![0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01, 0x08, 0x00];
@@ -134,115 +165,45 @@ fn conversation() -> Vec<(Dir, Message)> {
     ]);
     syn.extend_from_slice(&[0xc7, 0x38, 0, 80, 0, 0, 0x03, 0xe8, 0, 0, 0, 0, 0x50, 0x02]);
     syn.extend_from_slice(&[0xff, 0xff, 0, 0, 0, 0]);
+    let packet_in = PacketIn {
+        buffer_id: OFP_NO_BUFFER,
+        total_len: syn.len() as u16,
+        reason: packet_in_reason::NO_MATCH,
+        table_id: 0,
+        cookie: u64::MAX,
+        match_: Match {
+            fields: vec![Oxm::InPort(1)],
+        },
+        data: syn,
+    };
+    let hello_1_0_and_1_3 = Hello {
+        version: 4,
+        elements: vec![HelloElement::version_bitmap(&[1, 4])],
+    };
+    let ports = vec![port(1, "eth1"), port(2, "eth2")];
+
     let m = Message::new;
+    let req = |xid, body| {
+        m(
+            xid,
+            B::MultipartRequest(MultipartRequest { flags: 0, body }),
+        )
+    };
+    let rep = |xid, body| m(xid, B::MultipartReply(MultipartReply { flags: 0, body }));
     vec![
-        (
-            C,
-            m(
-                1,
-                B::Hello(Hello {
-                    version: 4,
-                    elements: vec![HelloElement::version_bitmap(&[1, 4])],
-                }),
-            ),
-        ),
+        (C, m(1, B::Hello(hello_1_0_and_1_3))),
         (S, m(1, B::Hello(Hello::standard()))),
         (C, m(2, B::FeaturesRequest)),
-        (
-            S,
-            m(
-                2,
-                B::FeaturesReply(SwitchFeatures {
-                    datapath_id: 0x0000_0200_0000_0001,
-                    n_buffers: 0,
-                    n_tables: 4,
-                    auxiliary_id: 0,
-                    capabilities: capabilities::FLOW_STATS | capabilities::PORT_STATS,
-                    reserved: 0,
-                }),
-            ),
-        ),
+        (S, m(2, B::FeaturesReply(features))),
         (C, m(3, B::SetConfig(SwitchConfig::default()))),
-        (
-            C,
-            m(
-                4,
-                B::MultipartRequest(MultipartRequest {
-                    flags: 0,
-                    body: MultipartRequestBody::PortDesc,
-                }),
-            ),
-        ),
-        (
-            S,
-            m(
-                4,
-                B::MultipartReply(MultipartReply {
-                    flags: 0,
-                    body: MultipartReplyBody::PortDesc(vec![port(1, "eth1"), port(2, "eth2")]),
-                }),
-            ),
-        ),
-        (C, m(5, B::FlowMod(flow.clone()))),
+        (C, req(4, MultipartRequestBody::PortDesc)),
+        (S, rep(4, MultipartReplyBody::PortDesc(ports))),
+        (C, m(5, B::FlowMod(flow))),
         (C, m(6, B::BarrierRequest)),
         (S, m(6, B::BarrierReply)),
-        (
-            S,
-            m(
-                0,
-                B::PacketIn(PacketIn {
-                    buffer_id: OFP_NO_BUFFER,
-                    total_len: syn.len() as u16,
-                    reason: packet_in_reason::NO_MATCH,
-                    table_id: 0,
-                    cookie: u64::MAX,
-                    match_: Match {
-                        fields: vec![Oxm::InPort(1)],
-                    },
-                    data: syn,
-                }),
-            ),
-        ),
-        (
-            C,
-            m(
-                7,
-                B::MultipartRequest(MultipartRequest {
-                    flags: 0,
-                    body: MultipartRequestBody::Flow(FlowStatsRequest {
-                        table_id: 0xff,
-                        out_port: port_no::ANY,
-                        out_group: openflow::group::group_id::ANY,
-                        cookie: 0,
-                        cookie_mask: 0,
-                        match_: Match::new(),
-                    }),
-                }),
-            ),
-        ),
-        (
-            S,
-            m(
-                7,
-                B::MultipartReply(MultipartReply {
-                    flags: 0,
-                    body: MultipartReplyBody::Flow(vec![FlowStats {
-                        table_id: flow.table_id,
-                        duration_sec: 42,
-                        duration_nsec: 0,
-                        priority: flow.priority,
-                        idle_timeout: flow.idle_timeout,
-                        hard_timeout: flow.hard_timeout,
-                        flags: flow.flags,
-                        cookie: flow.cookie,
-                        packet_count: 12,
-                        byte_count: 888,
-                        match_: flow.match_.clone(),
-                        instructions: flow.instructions.clone(),
-                    }]),
-                }),
-            ),
-        ),
+        (S, m(0, B::PacketIn(packet_in))),
+        (C, req(7, MultipartRequestBody::Flow(all_flows))),
+        (S, rep(7, MultipartReplyBody::Flow(vec![stats]))),
     ]
 }
 
@@ -306,16 +267,22 @@ fn actions_str(insts: &[Instruction]) -> String {
     out.join(",")
 }
 
+/// The name of code `c` in a table of names indexed by code.
+fn name(names: &[&'static str], c: u8) -> &'static str {
+    names.get(usize::from(c)).copied().unwrap_or("unknown")
+}
+
 /// A one-line human summary of a message body.
 fn summary(body: &B) -> String {
     match body {
         B::Hello(h) => {
-            let versions: Vec<&str> = [(1, "1.0"), (4, "1.3")]
-                .into_iter()
-                .filter(|(v, _)| h.supports_version(*v))
-                .map(|(_, name)| name)
-                .collect();
-            format!("version=0x{:02x} bitmap: {}", h.version, versions.join(" "))
+            let names =
+                [(1, "1.0"), (4, "1.3")].map(|(v, n)| if h.supports_version(v) { n } else { "" });
+            format!(
+                "version=0x{:02x} bitmap: {}",
+                h.version,
+                names.join(" ").trim()
+            )
         }
         B::FeaturesReply(f) => format!(
             "dpid={:016x} n_tables={} capabilities=0x{:x}",
@@ -324,11 +291,10 @@ fn summary(body: &B) -> String {
         B::SetConfig(c) => format!("flags={} miss_send_len={}", c.flags, c.miss_send_len),
         B::FlowMod(f) => format!(
             "{} table={} priority={} match: {} actions: {}",
-            if f.command == flow_mod_command::ADD {
-                "add"
-            } else {
-                "other"
-            },
+            name(
+                &["add", "modify", "modify_strict", "delete", "delete_strict"],
+                f.command
+            ),
             f.table_id,
             f.priority,
             match_str(&f.match_),
@@ -336,11 +302,7 @@ fn summary(body: &B) -> String {
         ),
         B::PacketIn(p) => format!(
             "{} table={} {} total_len={} data: {}",
-            if p.reason == packet_in_reason::NO_MATCH {
-                "no_match"
-            } else {
-                "action"
-            },
+            name(&["no_match", "action", "invalid_ttl"], p.reason),
             p.table_id,
             match_str(&p.match_),
             p.total_len,
@@ -350,6 +312,7 @@ fn summary(body: &B) -> String {
             MultipartRequestBody::Flow(f) => {
                 format!("FLOW table={} match: {}", f.table_id, match_str(&f.match_))
             }
+            MultipartRequestBody::PortDesc => "PORT_DESC".into(),
             other => format!("{other:?}"),
         },
         B::MultipartReply(r) => match &r.body {
@@ -360,20 +323,17 @@ fn summary(body: &B) -> String {
                     .collect();
                 format!("PORT_DESC {}", names.join(" "))
             }
-            MultipartReplyBody::Flow(flows) => flows
-                .iter()
-                .map(|f| {
-                    format!(
-                        "FLOW priority={} packets={} bytes={} match: {} actions: {}",
-                        f.priority,
-                        f.packet_count,
-                        f.byte_count,
-                        match_str(&f.match_),
-                        actions_str(&f.instructions)
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("; "),
+            MultipartReplyBody::Flow(flows) => {
+                let f = |f: &FlowStats| {
+                    let (m, a) = (match_str(&f.match_), actions_str(&f.instructions));
+                    let (p, n, b) = (f.priority, f.packet_count, f.byte_count);
+                    format!("priority={p} packets={n} bytes={b} match: {m} actions: {a}")
+                };
+                format!(
+                    "FLOW {}",
+                    flows.iter().map(f).collect::<Vec<_>>().join("; ")
+                )
+            }
             other => format!("{other:?}"),
         },
         B::FeaturesRequest | B::BarrierRequest | B::BarrierReply => "(no body)".into(),

@@ -13,7 +13,8 @@
 //! Wireshark dissects by default.
 //!
 //! tshark then has to
-//! - flag no packet as malformed (`-Y _ws.malformed` prints nothing);
+//! - flag no packet as malformed (`-Y _ws.malformed`) or with any other
+//!   error-level expert item, except the two named below;
 //! - decode every segment as an OpenFlow 1.3 message with our type, xid and
 //!   length, covering all 30 types;
 //! - read back sampled values: the FLOW_MOD priority, an IPv4 match value, a
@@ -27,7 +28,8 @@
 //! to be flagged. IPv4 and TCP checksum validation is switched on, so the
 //! hand-made frames are checked too.
 //!
-//! tshark is required (CI installs it); without it the test fails.
+//! tshark is required (CI installs it); without it the test fails. Set
+//! `KEEP_PCAP=1` to keep the capture for a look in Wireshark.
 //!
 //! `write_fuzz_corpus` (ignored) writes the same messages into the fuzz seed
 //! corpus: `cargo test -p openflow --test tshark -- --ignored`.
@@ -1318,7 +1320,9 @@ impl TempDir {
 
 impl Drop for TempDir {
     fn drop(&mut self) {
-        if std::env::var_os("KEEP_PCAP").is_none() {
+        if std::env::var_os("KEEP_PCAP").is_some() {
+            eprintln!("kept {}", self.0.display());
+        } else {
             let _ = std::fs::remove_dir_all(&self.0);
         }
     }
@@ -1410,23 +1414,8 @@ fn ints(cells: &[Vec<Vec<String>>], col: usize) -> BTreeSet<u64> {
 // What the conversation covers, computed from our own values
 // ---------------------------------------------------------------------------
 
-fn match_fields(m: &Match, into: &mut BTreeSet<u8>) {
-    for o in &m.fields {
-        if o.is_basic() {
-            into.insert(o.field());
-        }
-    }
-}
-
-fn actions_of(actions: &[Action], into: &mut BTreeSet<u16>, oxms: &mut BTreeSet<u8>) {
-    for a in actions {
-        into.insert(a.action_type());
-        if let Action::SetField(o) = a {
-            oxms.insert(o.field());
-        }
-    }
-}
-
+/// Basic OXM fields (all, and masked), action and instruction types used in
+/// the matches, instructions, buckets and packet-out actions of `messages`.
 #[derive(Default)]
 struct Coverage {
     oxm_fields: BTreeSet<u8>,
@@ -1437,38 +1426,37 @@ struct Coverage {
 
 fn coverage(messages: &[(Dir, Message)]) -> Coverage {
     let mut c = Coverage::default();
-    let mut set_field_oxms = BTreeSet::new();
     for (_, m) in messages {
-        let (matches, insts, acts): (Vec<&Match>, Vec<&Instruction>, Vec<&Action>) = match &m.body {
-            MessageBody::FlowMod(f) => {
-                (vec![&f.match_], f.instructions.iter().collect(), Vec::new())
+        let (matches, insts, acts): (Vec<&Match>, &[Instruction], Vec<&Action>) = match &m.body {
+            MessageBody::FlowMod(f) => (vec![&f.match_], &f.instructions, Vec::new()),
+            MessageBody::FlowRemoved(f) => (vec![&f.match_], &[], Vec::new()),
+            MessageBody::PacketIn(p) => (vec![&p.match_], &[], Vec::new()),
+            MessageBody::PacketOut(p) => (Vec::new(), &[], p.actions.iter().collect()),
+            MessageBody::GroupMod(g) => {
+                let acts = g.buckets.iter().flat_map(|b| &b.actions).collect();
+                (Vec::new(), &[], acts)
             }
-            MessageBody::FlowRemoved(f) => (vec![&f.match_], Vec::new(), Vec::new()),
-            MessageBody::PacketIn(p) => (vec![&p.match_], Vec::new(), Vec::new()),
-            MessageBody::PacketOut(p) => (Vec::new(), Vec::new(), p.actions.iter().collect()),
-            MessageBody::GroupMod(g) => (
-                Vec::new(),
-                Vec::new(),
-                g.buckets.iter().flat_map(|b| &b.actions).collect(),
-            ),
-            _ => (Vec::new(), Vec::new(), Vec::new()),
+            _ => (Vec::new(), &[], Vec::new()),
         };
-        for m in matches {
-            match_fields(m, &mut c.oxm_fields);
-            for o in &m.fields {
-                if o.is_basic() && o.has_mask() {
-                    c.masked_fields.insert(o.field());
-                }
+        for o in matches
+            .iter()
+            .flat_map(|m| &m.fields)
+            .filter(|o| o.is_basic())
+        {
+            c.oxm_fields.insert(o.field());
+            if o.has_mask() {
+                c.masked_fields.insert(o.field());
             }
         }
+        let mut all_actions = acts;
         for i in insts {
             c.instructions.insert(i.inst_type());
             if let Instruction::ApplyActions(a) | Instruction::WriteActions(a) = i {
-                actions_of(a, &mut c.actions, &mut set_field_oxms);
+                all_actions.extend(a);
             }
         }
-        let acts: Vec<Action> = acts.into_iter().cloned().collect();
-        actions_of(&acts, &mut c.actions, &mut set_field_oxms);
+        c.actions
+            .extend(all_actions.iter().map(|a| a.action_type()));
     }
     c
 }

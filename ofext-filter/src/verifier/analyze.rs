@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use super::cfg::Cfg;
 use super::scalar::{
-    self, Cmp, EndKind, LEN, Link, Rel, Scalar, Sym, ZERO, alu_bounds, branch_relation,
+    self, Aff, Cmp, EndKind, LEN, Link, Rel, Scalar, Sym, ZERO, alu_bounds, branch_relation,
     end_bounds,
 };
 use super::state::{Frame, Off, Slot, State, Value, join};
@@ -251,10 +251,13 @@ impl<'a> Analyzer<'a> {
                 bs
             } else {
                 let mut r = alu_bounds(alu::MOV, wide, &bs, &bs, i.off);
-                if wide && i.off == 32 && bs.fits_u32() && r.as_const().is_none() {
-                    // `movsx r, (s32) x` of a 32-bit value: the sign
-                    // extension the `Sext32` link describes.
-                    r.link = bs.rel.map(Link::Sext32);
+                if r.as_const().is_none() {
+                    r.link = scalar::alu_link(alu::MOV, wide, &bs, &bs, i.off);
+                    if let Some(Link::Signed(x)) = r.link
+                        && r.smin >= 0
+                    {
+                        r.rel = x.as_rel();
+                    }
                 }
                 self.named(r)
             };
@@ -282,25 +285,13 @@ impl<'a> Analyzer<'a> {
                 alu::SUB => add_rel(&a, &bs, wide, true),
                 _ => None,
             };
-            // clang zero-extends a 32-bit value `x` as `x <<= 32; x >>= 32`
-            // and sign-extends it with `s>>=`. The shift left of a value
-            // below 2^32 is exact and remembers `x`; shifting that back
-            // gives `x` (or `x` sign-extended, which is `x` again when the
-            // sign bit, bit 63 of `x << 32`, is clear).
-            if wide && bs.as_const() == Some(32) {
-                r.link = match (code, a.link) {
-                    (alu::LSH, _) if a.fits_u32() => a.rel.map(Link::Shl32),
-                    (alu::RSH, Some(Link::Shl32(x))) => {
-                        r.rel = Some(x);
-                        None
-                    }
-                    (alu::ARSH, Some(Link::Shl32(x))) if a.umax < 1 << 63 => {
-                        r.rel = Some(x);
-                        None
-                    }
-                    (alu::ARSH, Some(Link::Shl32(x))) => Some(Link::Sext32(x)),
-                    _ => None,
-                };
+            r.link = scalar::alu_link(code, wide, &a, &bs, i.off);
+            if r.rel.is_none()
+                && let Some(Link::Signed(x)) = r.link
+                && r.smin >= 0
+            {
+                // A non-negative value equal to `x` as a signed number is `x`.
+                r.rel = x.as_rel();
             }
         }
         let v = self.named_value(r);
@@ -361,6 +352,14 @@ impl<'a> Analyzer<'a> {
                     s.rel = match (x.rel, y.as_const()) {
                         (Some(r), Some(k)) if lo >= 0 => {
                             r.delta.checked_sub(k).map(|d| Rel::new(r.sym, d))
+                        }
+                        _ => None,
+                    };
+                    // The difference of the offsets, exactly, as a signed
+                    // number: `if ((long)(end - p) < n)`.
+                    s.link = match (x.rel, y.rel) {
+                        (Some(p), Some(q)) => {
+                            Aff::of(p).combine(Aff::of(q), true).map(Link::Signed)
                         }
                         _ => None,
                     };
@@ -845,20 +844,22 @@ impl<'a> Analyzer<'a> {
             if i.is_reg_source() {
                 s.set_reg(i.src, Value::Scalar(b2));
             }
-            let a2 = resolve_sext(&mut s, i.dst, a2);
-            let b2 = if i.is_reg_source() {
-                resolve_sext(&mut s, i.src, b2)
-            } else {
-                b2
+            let Some(a2) = settle(&mut s, i.dst, a2) else {
+                continue;
             };
+            let b2 = if i.is_reg_source() {
+                settle(&mut s, i.src, b2)
+            } else {
+                Some(b2)
+            };
+            let Some(b2) = b2 else { continue };
             let mut ok = s.propagate(&Value::Scalar(a2)) && s.propagate(&Value::Scalar(b2));
             // The comparison orders the registers' values (as unbounded
             // integers, which is what packet-length facts speak of) when
             // each register equals what was compared, and, for a signed
             // comparison, both are non-negative on this branch.
-            let exact = ka.exact(&va2)
-                && kb.exact(&vb2)
-                && (!signed || (va2.smin >= 0 && vb2.smin >= 0));
+            let exact =
+                ka.exact(&va2) && kb.exact(&vb2) && (!signed || (va2.smin >= 0 && vb2.smin >= 0));
             let (x2, y2) = if swapped { (b2, a2) } else { (a2, b2) };
             ok = ok
                 && (!exact
@@ -1117,29 +1118,55 @@ fn unview(a: &Scalar, v: &Scalar, kind: ViewKind) -> Option<Scalar> {
     }
 }
 
-/// A register holding `x` sign-extended from 32 bits (the `Sext32` link)
-/// that a comparison proved non-negative holds `x` itself: its symbol and
-/// `x`'s are unified in the whole state. Returns the register's value
-/// afterwards.
-fn resolve_sext(st: &mut State, reg: u8, v: Scalar) -> Scalar {
-    let Some(Link::Sext32(x)) = v.link else {
-        return v;
+/// After a comparison narrowed register `reg` to `v`: pins its link down
+/// (see [`scalar::tighten`]), turns a link that became exact into the
+/// value's relation (unifying symbols when the value already had one), and
+/// records what the link's range says about the packet length. Returns the
+/// register's value afterwards; `None` when the path is infeasible.
+fn settle(st: &mut State, reg: u8, v: Scalar) -> Option<Scalar> {
+    let mut v = scalar::tighten(&v)?;
+    let exact = match v.link {
+        Some(Link::Signed(x)) if v.smin >= 0 => x.as_rel(),
+        _ => None,
     };
-    if v.smin < 0 {
-        return v;
+    let old = v.rel;
+    if old.is_none() {
+        v.rel = exact;
     }
-    match v.rel {
-        Some(r) => st.unify(r, x),
-        None => {
-            let mut w = v;
-            w.rel = Some(x);
-            st.set_reg(reg, Value::Scalar(w));
+    st.set_reg(reg, Value::Scalar(v));
+    if let (Some(r), Some(x)) = (old, exact)
+        && r != x
+    {
+        st.unify(r, x);
+    }
+    if let Value::Scalar(w) = st.reg(reg) {
+        v = w;
+    }
+    let Some((aff, lo, hi)) = scalar::link_range(&v) else {
+        return Some(v);
+    };
+    // aff = pos - neg + c lies in [lo, hi]. When `pos` is the length:
+    // len >= neg + (lo - c); when `neg` is: len >= pos + (c - hi).
+    let len = Some(Rel::new(LEN, 0));
+    let sides = [
+        (aff.pos, aff.neg, i128::from(lo) - i128::from(aff.c)),
+        (aff.neg, aff.pos, i128::from(aff.c) - i128::from(hi)),
+    ];
+    for (this, other, d) in sides {
+        if this != Some(LEN) {
+            continue;
+        }
+        let Ok(d) = i64::try_from(d) else { continue };
+        let lhs_min = match other {
+            None => i128::from(d),
+            Some(_) => i128::from(i64::MIN),
+        };
+        let lhs = Rel::new(other.unwrap_or(ZERO), d);
+        if !le_fact(st, Some(lhs), lhs_min, len, false) {
+            return None;
         }
     }
-    match st.reg(reg) {
-        Value::Scalar(w) => w,
-        _ => v,
-    }
+    Some(v)
 }
 
 /// The relation of `a + b` (or `a - b`) when `b` is a constant and the

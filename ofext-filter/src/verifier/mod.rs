@@ -31,6 +31,21 @@
 //! variable offsets such as `ihl = (b & 0xf) * 4; tcp = ip + ihl;
 //! if (tcp + 20 > end) drop;` and the same check written on the length.
 //!
+//! The relations survive what clang does to lengths and offsets (see
+//! `scalar::Link`), each only where it provably keeps or recovers the
+//! value: zero-extension of a `u32` (`x <<= 32; x >>= 32`, `w = w`, a 32-bit
+//! copy) and masks that cover a value's range are identities on values
+//! below 2^32 (resp. within the mask); sign-extension of an `int`
+//! (`x <<= 32; x s>>= 32`, `movsx`) gives the value back once a signed
+//! check proves it non-negative; `int` arithmetic done in the high half of
+//! a register (`x <<= 32; x += c << 32; x s>>= 32`) or in 32-bit registers
+//! (where it may wrap) is tracked modulo 2^32 and pinned down by a later
+//! check that leaves a single possible multiple of 2^32; signed
+//! differences such as `(long)(end - p) < n` or `(long)(len - 14) < n` are
+//! tracked exactly as two-symbol quantities. Unsigned checks of a possibly
+//! wrapped value (`len - 14 < n` with `len` possibly below 14) establish
+//! nothing.
+//!
 //! # What an accepted program is guaranteed to do (on every packet)
 //!
 //! - **Terminate.** At most [`MAX_INSNS`] slots; every function's CFG is a
@@ -42,7 +57,7 @@
 //!   `[0, len)` only, where the bound was established by a comparison as
 //!   above. Packet offsets may be variable (bounded). Signed comparisons
 //!   narrow only the signed range; they bound an offset only when both
-//!   operands are known non-negative.
+//!   operands are known non-negative on the branch taken.
 //! - **Never write the packet** (no store, no atomic through a packet
 //!   pointer).
 //! - **Use the stack safely.** Every access of every frame lies in
@@ -70,10 +85,13 @@
 //!   takes a readable region in r1 of r2 bytes (r2 a scalar bounded by 1 MiB).
 //!   After any helper call r1–r5 are unreadable and r0 has the helper's
 //!   return type.
-//! - **Comparisons.** 64-bit comparisons narrow both operands' ranges;
-//!   32-bit ones only when both operands fit in 32 bits (non-negative 31
-//!   bits for signed ones), otherwise they narrow nothing. Branches the
-//!   ranges prove impossible are not followed.
+//! - **Comparisons.** 64-bit comparisons narrow both operands' ranges.
+//!   32-bit ones compare the low halves (zero-extended, or sign-extended for
+//!   signed ones): they narrow an operand whose value determines its low
+//!   half one to one (below 2^32 for unsigned ones; a sign-extended 32-bit
+//!   value, or a value below 2^32 mapped onto its `int` reading, for signed
+//!   ones), and narrow nothing else. Branches the ranges prove impossible
+//!   are not followed.
 //! - **BPF-to-BPF calls.** The callee sees the caller's r1–r5 and its own
 //!   uninitialised r0, r6–r9 and fresh 512-byte frame; it is analysed in the
 //!   caller's context at every call site. After the return r1–r5 are

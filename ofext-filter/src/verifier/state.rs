@@ -271,19 +271,7 @@ impl State {
             match v {
                 Value::Scalar(sc) => {
                     subst(&mut sc.rel);
-                    sc.link = match sc.link {
-                        Some(Link::Shl32(x)) => {
-                            let mut r = Some(x);
-                            subst(&mut r);
-                            r.map(Link::Shl32)
-                        }
-                        Some(Link::Sext32(x)) => {
-                            let mut r = Some(x);
-                            subst(&mut r);
-                            r.map(Link::Sext32)
-                        }
-                        None => None,
-                    };
+                    sc.link = sc.link.and_then(|l| l.subst(from.sym, to.sym, shift));
                 }
                 Value::Packet(o) | Value::Stack { off: o, .. } | Value::MapPtr { off: o, .. } => {
                     subst(&mut o.rel)
@@ -385,7 +373,7 @@ impl Renames<'_> {
                 let mut s = Scalar::hull(x, y);
                 // Symbols are fixed values, so the same one on both sides
                 // means the same thing after the join.
-                s.link = x.link.filter(|_| x.link == y.link);
+                s.link = Link::join(x.link, y.link);
                 s.rel = match s.as_const() {
                     // The same constant on both sides describes itself.
                     Some(c) => i64::try_from(c).ok().map(|d| Rel::new(ZERO, d)),

@@ -1,0 +1,2 @@
+//! JIT benchmarks (being written).
+fn main() {}

@@ -1,0 +1,1235 @@
+//! x86-64 code generation (System V): one pass over the instruction slots,
+//! encoded by iced-x86's `CodeAssembler`.
+//!
+//! # Register assignment
+//!
+//! | eBPF | x86-64 | why |
+//! |---|---|---|
+//! | r0 | rax | the return register on both sides |
+//! | r1–r5 | rdi, rsi, rdx, rcx, r8 | the first five System V argument registers: a helper call needs no shuffling |
+//! | r6–r9 | rbx, r13, r14, r15 | callee-saved, like eBPF's r6–r9, so they survive helper calls for free |
+//! | r10 | rbp | callee-saved; the frame pointer of the eBPF stack |
+//! | — | r12 | callee-saved: the run context (`Ctx`), also the sixth helper argument (via r9) |
+//! | — | r9, r10, r11 | scratch (never eBPF registers) |
+//!
+//! # Frames
+//!
+//! The native stack only holds return addresses and saved registers; the
+//! eBPF stack is a separate 4 KiB buffer of the run (eight 512-byte frames,
+//! `rbp` is the current frame's top), so a program's stack accesses never
+//! touch native stack memory. The entry pushes the six callee-saved
+//! registers and pads to 16 bytes; a BPF-to-BPF call pushes r6–r9 and r10 (5
+//! words) before the `call` (one more word), so `rsp` is 16-byte aligned at
+//! every instruction of every eBPF function and hence at every helper call.
+//! `exit` compares `rbp` with the main frame's top: equal means the program
+//! returns, otherwise it is a `ret` to the calling site, which pops what it
+//! pushed. Run errors jump to one error exit that reloads `rsp` from the
+//! context, whatever the call depth.
+//!
+//! # Checked mode
+//!
+//! For programs no verifier has seen (the conformance plugin) the same
+//! translation adds what the interpreter checks at run time: every load,
+//! store and atomic goes through a trampoline that checks the address against
+//! the run's regions exactly as the interpreter does; r1–r5 are kept across
+//! helper calls (the interpreter keeps them); and every control transfer is
+//! counted against the instruction budget with the interpreter's own rule
+//! (see `acct`), so errors and their instruction indexes agree.
+
+use iced_x86::code_asm::{
+    AsmMemoryOperand, AsmRegister8, AsmRegister16, AsmRegister32, AsmRegister64, CodeAssembler,
+    CodeLabel, al, ax, bl, bp, bpl, bx, byte_ptr, cl, cx, di, dil, dl, dword_ptr, dx, eax, ebp,
+    ebx, ecx, edi, edx, esi, qword_ptr, r8, r8b, r8d, r8w, r9, r10, r11, r11d, r12, r13, r13b,
+    r13d, r13w, r14, r14b, r14d, r14w, r15, r15b, r15d, r15w, rax, rbp, rbx, rcx, rdi, rdx, rsi,
+    rsp, si, sil, word_ptr,
+};
+use iced_x86::{Code, IcedError, Instruction, Register};
+
+use crate::isa::{self, Insn, alu, atomic, call_src, class, jmp, mode, size};
+
+const R64: [AsmRegister64; 11] = [rax, rdi, rsi, rdx, rcx, r8, rbx, r13, r14, r15, rbp];
+const R32: [AsmRegister32; 11] = [eax, edi, esi, edx, ecx, r8d, ebx, r13d, r14d, r15d, ebp];
+const R16: [AsmRegister16; 11] = [ax, di, si, dx, cx, r8w, bx, r13w, r14w, r15w, bp];
+const R8: [AsmRegister8; 11] = [al, dil, sil, dl, cl, r8b, bl, r13b, r14b, r15b, bpl];
+
+/// `err_kind` values the native code stores before leaving through the
+/// error exit.
+pub(super) mod err_kind {
+    /// A helper failed; the trampoline stored the details.
+    pub(crate) const HELPER: u64 = 1;
+    /// Execution ran past the last slot.
+    pub(crate) const FELL_OFF: u64 = 2;
+    /// A BPF-to-BPF call beyond the frame limit.
+    pub(crate) const CALL_DEPTH: u64 = 3;
+    /// The instruction budget ran out (checked mode).
+    pub(crate) const BUDGET: u64 = 4;
+    /// A checked memory access failed; the trampoline stored the error.
+    pub(crate) const FAULT: u64 = 5;
+}
+
+/// Byte offsets of the context fields the native code uses.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Layout {
+    pub(super) stack_top: i32,
+    pub(super) stack_lo: i32,
+    pub(super) depth_limit: i32,
+    pub(super) entry_rsp: i32,
+    pub(super) err_pc: i32,
+    pub(super) err_kind: i32,
+    pub(super) scratch: i32,
+    pub(super) executed: i32,
+    pub(super) budget: i32,
+    pub(super) saved: i32,
+}
+
+/// Addresses of the trampolines the code calls.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Targets {
+    /// Indexed by helper id (0 where there is none).
+    pub(super) helpers: [u64; 8],
+    pub(super) load: u64,
+    pub(super) store: u64,
+    pub(super) atomic: u64,
+}
+
+/// What to compile and how.
+pub(super) struct Options<'a> {
+    /// Checked mode (see the module essay).
+    pub(super) checked: bool,
+    /// Use BMI2 `shlx`/`shrx`/`sarx` for shifts by a register.
+    pub(super) bmi2: bool,
+    /// `map_update_elem` calls that get flags 0 (sorted).
+    pub(super) zero_flags: &'a [usize],
+    /// Map handles, indexed by the `imm` of `lddw rX, map:N`.
+    pub(super) map_handles: &'a [u64],
+    pub(super) layout: Layout,
+    pub(super) targets: Targets,
+}
+
+/// Flag in the `kind` argument of the checked load trampoline.
+pub(super) const LOAD_SIGNED: u64 = 0x100;
+
+/// Why compilation failed.
+#[derive(Debug)]
+pub(super) enum CompileError {
+    /// A slot this compiler does not translate (the interpreter's loader
+    /// refuses it first, so this means the two disagree).
+    Opcode { pc: usize, op: u8 },
+    /// The encoder refused an instruction.
+    Encode(IcedError),
+}
+
+impl From<IcedError> for CompileError {
+    fn from(e: IcedError) -> Self {
+        Self::Encode(e)
+    }
+}
+
+/// The machine code (position independent) and what the run needs to set up.
+pub(super) struct Output {
+    pub(super) code: Vec<u8>,
+    /// The program calls a map helper (the run must hold a `RunGuard`).
+    pub(super) uses_maps: bool,
+}
+
+/// Compiles `insns` (already accepted by the interpreter's loader).
+pub(super) fn compile(insns: &[Insn], opts: &Options<'_>) -> Result<Output, CompileError> {
+    let n = insns.len();
+    let mut is_tail = vec![false; n];
+    let mut is_target = vec![false; n];
+    let mut has_calls = false;
+    let mut uses_maps = false;
+    let mut pc = 0;
+    while pc < n {
+        let i = insns[pc];
+        let bad = CompileError::Opcode { pc, op: i.op };
+        if i.is_lddw() {
+            if pc + 1 >= n {
+                return Err(bad);
+            }
+            is_tail[pc + 1] = true;
+            pc += 2;
+            continue;
+        }
+        if matches!(i.class(), class::JMP | class::JMP32) {
+            let code = i.code();
+            let target = if code == jmp::CALL {
+                if i.src == call_src::PSEUDO_CALL {
+                    has_calls = true;
+                    Some(i64::from(i.imm))
+                } else {
+                    uses_maps |= matches!(i.imm, 1..=3);
+                    None
+                }
+            } else if code == jmp::EXIT {
+                None
+            } else if code == jmp::JA && i.class() == class::JMP32 {
+                Some(i64::from(i.imm))
+            } else {
+                Some(i64::from(i.off))
+            };
+            if let Some(off) = target {
+                let t = pc as i64 + 1 + off;
+                let t = usize::try_from(t).ok().filter(|&t| t < n).ok_or(bad)?;
+                is_target[t] = true;
+            }
+        }
+        pc += 1;
+    }
+    for (t, tail) in is_target.iter().zip(&is_tail) {
+        if *t && *tail {
+            return Err(CompileError::Opcode { pc: 0, op: 0 });
+        }
+    }
+
+    let mut a = CodeAssembler::new(64)?;
+    let labels: Vec<CodeLabel> = (0..n).map(|_| a.create_label()).collect();
+    let main_exit = a.create_label();
+    let error_exit = a.create_label();
+    let mut e = Emitter {
+        a,
+        o: opts,
+        labels,
+        stubs: Vec::new(),
+        main_exit,
+        error_exit,
+        label_at: None,
+        has_calls,
+        n,
+    };
+    e.prologue()?;
+    let mut pc = 0;
+    while pc < n {
+        if is_tail[pc] {
+            pc += 1;
+            continue;
+        }
+        let start = e.a.instructions().len();
+        if is_target[pc] {
+            let mut l = e.labels[pc];
+            e.place(&mut l)?;
+        }
+        e.insn(pc, insns)?;
+        // A jump target must own at least one instruction (a label names
+        // the next instruction).
+        if is_target[pc] && e.a.instructions().len() == start {
+            e.a.nop()?;
+        }
+        pc += if insns[pc].is_lddw() { 2 } else { 1 };
+    }
+    // Falling off the end of the program.
+    e.store_err(n as u64, err_kind::FELL_OFF)?;
+    e.a.jmp(e.error_exit)?;
+    e.epilogue()?;
+    let mut a = e.a;
+    let code = a.assemble(0)?;
+    Ok(Output { code, uses_maps })
+}
+
+/// A source operand of an ALU or jump instruction.
+#[derive(Clone, Copy)]
+enum Src {
+    Reg(u8),
+    /// The immediate, sign-extended to 64 bits (32-bit operations use the
+    /// low half).
+    Imm(i64),
+}
+
+struct Emitter<'o> {
+    a: CodeAssembler,
+    o: &'o Options<'o>,
+    labels: Vec<CodeLabel>,
+    /// Out-of-line error exits: (label, pc, kind).
+    stubs: Vec<(CodeLabel, u64, u64)>,
+    main_exit: CodeLabel,
+    error_exit: CodeLabel,
+    /// Instruction index of the last placed label.
+    label_at: Option<usize>,
+    has_calls: bool,
+    n: usize,
+}
+
+fn ctx(off: i32) -> AsmMemoryOperand {
+    qword_ptr(r12 + off)
+}
+
+fn reg_ok(r: u8) -> bool {
+    usize::from(r) < isa::NUM_REGS
+}
+
+impl Emitter<'_> {
+    /// Places `l` at the next instruction; two labels never share one (the
+    /// encoder allows one per instruction), a `nop` separates them.
+    fn place(&mut self, l: &mut CodeLabel) -> Result<(), IcedError> {
+        let here = self.a.instructions().len();
+        if self.label_at == Some(here) {
+            self.a.nop()?;
+        }
+        self.a.set_label(l)?;
+        self.label_at = Some(self.a.instructions().len());
+        Ok(())
+    }
+
+    fn stub(&mut self, pc: usize, kind: u64) -> CodeLabel {
+        let l = self.a.create_label();
+        self.stubs.push((l, pc as u64, kind));
+        l
+    }
+
+    fn store_err(&mut self, pc: u64, kind: u64) -> Result<(), IcedError> {
+        let l = self.o.layout;
+        // pc < 2^21 and kind < 8: both fit the sign-extended imm32.
+        self.a.mov(ctx(l.err_pc), pc as i32)?;
+        self.a.mov(ctx(l.err_kind), kind as i32)?;
+        Ok(())
+    }
+
+    /// `mov r64, imm` in its shortest form.
+    fn mov_imm(&mut self, r: AsmRegister64, r32: AsmRegister32, v: u64) -> Result<(), IcedError> {
+        if v == 0 {
+            self.a.xor(r32, r32)?;
+        } else if let Ok(v32) = u32::try_from(v) {
+            self.a.mov(r32, v32)?;
+        } else if let Ok(s32) = i32::try_from(v as i64) {
+            let reg: Register = r.into();
+            self.a
+                .add_instruction(Instruction::with2(Code::Mov_rm64_imm32, reg, s32)?)?;
+        } else {
+            self.a.mov(r, v)?;
+        }
+        Ok(())
+    }
+
+    fn prologue(&mut self) -> Result<(), IcedError> {
+        let l = self.o.layout;
+        let a = &mut self.a;
+        // Entry: rdi = packet, rsi = length, rdx = context.
+        for r in [rbx, rbp, r12, r13, r14, r15] {
+            a.push(r)?;
+        }
+        // 8 (return address) + 48 (pushes) + 8 = 64: rsp is 16-byte aligned.
+        a.sub(rsp, 8)?;
+        a.mov(r12, rdx)?;
+        a.mov(ctx(l.entry_rsp), rsp)?;
+        a.mov(rbp, ctx(l.stack_top))?;
+        // r1 = packet and r2 = length are in place; the other registers
+        // start at 0, as in the interpreter.
+        for r in [eax, edx, ecx, r8d, ebx, r13d, r14d, r15d] {
+            a.xor(r, r)?;
+        }
+        Ok(())
+    }
+
+    fn epilogue(&mut self) -> Result<(), IcedError> {
+        let l = self.o.layout;
+        let stubs = core::mem::take(&mut self.stubs);
+        for (mut label, pc, kind) in stubs {
+            self.place(&mut label)?;
+            self.store_err(pc, kind)?;
+            self.a.jmp(self.error_exit)?;
+        }
+        let mut err = self.error_exit;
+        self.place(&mut err)?;
+        self.a.mov(rsp, ctx(l.entry_rsp))?;
+        let mut exit = self.main_exit;
+        self.place(&mut exit)?;
+        self.a.add(rsp, 8)?;
+        for r in [r15, r14, r13, r12, rbp, rbx] {
+            self.a.pop(r)?;
+        }
+        self.a.ret()?;
+        Ok(())
+    }
+
+    /// Budget accounting of a control transfer from `pc` to `to` (checked
+    /// mode). The interpreter adds the length of the straight-line segment
+    /// just run at each transfer: `executed += pc + 1 - seg; seg = to`.
+    /// With `x = executed - seg` kept in the context, that is
+    /// `executed' = x + pc + 1` (checked against the budget) and
+    /// `x' = executed' - to`, where only constants of the site appear.
+    /// `to = None` leaves the `- to` to the landing site (a return, whose
+    /// target the callee does not know).
+    fn acct(&mut self, pc: usize, to: Option<usize>) -> Result<(), IcedError> {
+        if !self.o.checked {
+            return Ok(());
+        }
+        let l = self.o.layout;
+        let over = self.stub(pc, err_kind::BUDGET);
+        self.a.mov(r11, ctx(l.executed))?;
+        self.a.add(r11, (pc + 1) as i32)?;
+        self.a.cmp(r11, ctx(l.budget))?;
+        self.a.jg(over)?;
+        if let Some(to) = to {
+            self.a.sub(r11, to as i32)?;
+        }
+        self.a.mov(ctx(l.executed), r11)?;
+        Ok(())
+    }
+
+    fn insn(&mut self, pc: usize, insns: &[Insn]) -> Result<(), CompileError> {
+        let i = insns[pc];
+        let bad = CompileError::Opcode { pc, op: i.op };
+        let r = match i.class() {
+            class::ALU | class::ALU64 => self.alu(i).ok_or(bad)?,
+            class::JMP | class::JMP32 => self.jump(pc, i).ok_or(bad)?,
+            class::LD => {
+                let hi = insns
+                    .get(pc + 1)
+                    .ok_or(CompileError::Opcode { pc, op: i.op })?;
+                let v = match i.src {
+                    0 => u64::from(i.imm as u32) | (u64::from(hi.imm as u32) << 32),
+                    isa::PSEUDO_MAP_FD => usize::try_from(i.imm)
+                        .ok()
+                        .and_then(|ix| self.o.map_handles.get(ix).copied())
+                        .ok_or(CompileError::Opcode { pc, op: i.op })?,
+                    _ => return Err(bad),
+                };
+                if i.dst >= isa::FRAME_REG {
+                    return Err(bad);
+                }
+                let d = usize::from(i.dst);
+                self.mov_imm(R64[d], R32[d], v)
+            }
+            class::LDX => self.load(pc, i).ok_or(bad)?,
+            class::ST | class::STX => self.store(pc, i).ok_or(bad)?,
+            _ => return Err(bad),
+        };
+        r.map_err(CompileError::from)
+    }
+
+    // ---------------------------------------------------------------- ALU
+
+    /// `None`: not an ALU instruction this compiler knows.
+    fn alu(&mut self, i: Insn) -> Option<Result<(), IcedError>> {
+        let wide = i.class() == class::ALU64;
+        if i.dst >= isa::FRAME_REG {
+            return None;
+        }
+        let d = usize::from(i.dst);
+        let src = if i.is_reg_source() {
+            if !reg_ok(i.src) {
+                return None;
+            }
+            Src::Reg(i.src)
+        } else {
+            Src::Imm(i64::from(i.imm))
+        };
+        let code = i.code();
+        let signed = match (code, i.off) {
+            (alu::DIV | alu::MOD, 0) => false,
+            (alu::DIV | alu::MOD, 1) => true,
+            (alu::DIV | alu::MOD, _) => return None,
+            (alu::MOV, 0 | 8 | 16 | 32) => false,
+            (alu::MOV, _) => return None,
+            _ => false,
+        };
+        Some(match code {
+            alu::ADD | alu::SUB | alu::OR | alu::AND | alu::XOR => self.arith(code, wide, d, src),
+            alu::MUL => self.mul(wide, d, src),
+            alu::DIV | alu::MOD => self.divmod(wide, signed, code == alu::MOD, d, src),
+            alu::LSH | alu::RSH | alu::ARSH => self.shift(code, wide, d, src),
+            alu::NEG if !i.is_reg_source() => {
+                if wide {
+                    self.a.neg(R64[d])
+                } else {
+                    self.a.neg(R32[d])
+                }
+            }
+            alu::MOV => return self.mov(wide, i.off, d, src),
+            alu::END => return self.endian(wide, i.is_reg_source(), i.imm, d),
+            _ => return None,
+        })
+    }
+
+    fn arith(&mut self, code: u8, wide: bool, d: usize, src: Src) -> Result<(), IcedError> {
+        let a = &mut self.a;
+        match (wide, src) {
+            (true, Src::Reg(s)) => {
+                let (x, y) = (R64[d], R64[usize::from(s)]);
+                match code {
+                    alu::ADD => a.add(x, y),
+                    alu::SUB => a.sub(x, y),
+                    alu::OR => a.or(x, y),
+                    alu::AND => a.and(x, y),
+                    _ => a.xor(x, y),
+                }
+            }
+            (false, Src::Reg(s)) => {
+                let (x, y) = (R32[d], R32[usize::from(s)]);
+                match code {
+                    alu::ADD => a.add(x, y),
+                    alu::SUB => a.sub(x, y),
+                    alu::OR => a.or(x, y),
+                    alu::AND => a.and(x, y),
+                    _ => a.xor(x, y),
+                }
+            }
+            (true, Src::Imm(v)) => {
+                // x86 sign-extends imm32 exactly as eBPF does.
+                let (x, v) = (R64[d], v as i32);
+                match code {
+                    alu::ADD if v == 0 => Ok(()),
+                    alu::SUB if v == 0 => Ok(()),
+                    alu::OR if v == 0 => Ok(()),
+                    alu::XOR if v == 0 => Ok(()),
+                    alu::AND if v == -1 => Ok(()),
+                    alu::ADD => a.add(x, v),
+                    alu::SUB => a.sub(x, v),
+                    alu::OR => a.or(x, v),
+                    alu::AND => a.and(x, v),
+                    _ => a.xor(x, v),
+                }
+            }
+            (false, Src::Imm(v)) => {
+                // Always emitted, even for identities: the 32-bit write is
+                // what clears the upper half.
+                let (x, v) = (R32[d], v as i32);
+                match code {
+                    alu::ADD => a.add(x, v),
+                    alu::SUB => a.sub(x, v),
+                    alu::OR => a.or(x, v),
+                    alu::AND => a.and(x, v),
+                    _ => a.xor(x, v),
+                }
+            }
+        }
+    }
+
+    fn mul(&mut self, wide: bool, d: usize, src: Src) -> Result<(), IcedError> {
+        // The low half of a product does not depend on signedness.
+        match (wide, src) {
+            (true, Src::Reg(s)) => self.a.imul_2(R64[d], R64[usize::from(s)]),
+            (false, Src::Reg(s)) => self.a.imul_2(R32[d], R32[usize::from(s)]),
+            (true, Src::Imm(v)) => self.a.imul_3(R64[d], R64[d], v as i32),
+            (false, Src::Imm(v)) => self.a.imul_3(R32[d], R32[d], v as i32),
+        }
+    }
+
+    /// Division and modulo with RFC 9669's rules: `x / 0 = 0`, `x % 0 = x`
+    /// (truncated to 32 bits for 32-bit operations), signed `x / -1 = -x`
+    /// and `x % -1 = 0` (computed without `idiv`, which faults on
+    /// `MIN / -1`).
+    fn divmod(
+        &mut self,
+        wide: bool,
+        signed: bool,
+        modulo: bool,
+        d: usize,
+        src: Src,
+    ) -> Result<(), IcedError> {
+        if let Src::Imm(v) = src {
+            let zero = if wide { v == 0 } else { v as u32 == 0 };
+            let minus_one = if wide { v == -1 } else { v as i32 == -1 };
+            if zero {
+                return self.div_by_zero(wide, modulo, d);
+            }
+            if signed && minus_one {
+                return self.div_by_minus_one(wide, modulo, d);
+            }
+            if wide {
+                self.mov_imm(r11, r11d, v as u64)?;
+            } else {
+                self.a.mov(r11d, v as u32)?;
+            }
+            return self.div_core(wide, signed, modulo, d);
+        }
+        let Src::Reg(s) = src else { return Ok(()) };
+        let mut zero = self.a.create_label();
+        let mut minus_one = self.a.create_label();
+        let mut done = self.a.create_label();
+        self.a.mov(r11, R64[usize::from(s)])?;
+        if wide {
+            self.a.test(r11, r11)?;
+        } else {
+            self.a.test(r11d, r11d)?;
+        }
+        self.a.je(zero)?;
+        if signed {
+            if wide {
+                self.a.cmp(r11, -1)?;
+            } else {
+                self.a.cmp(r11d, -1)?;
+            }
+            self.a.je(minus_one)?;
+        }
+        self.div_core(wide, signed, modulo, d)?;
+        self.a.jmp(done)?;
+        self.place(&mut zero)?;
+        self.div_by_zero(wide, modulo, d)?;
+        if signed {
+            self.a.jmp(done)?;
+            self.place(&mut minus_one)?;
+            self.div_by_minus_one(wide, modulo, d)?;
+        }
+        // The next instruction (the next slot's, or the end stub) is the
+        // target; `place` keeps labels from sharing one.
+        self.place(&mut done)
+    }
+
+    fn div_by_zero(&mut self, wide: bool, modulo: bool, d: usize) -> Result<(), IcedError> {
+        match (modulo, wide) {
+            (false, _) => self.a.xor(R32[d], R32[d]),
+            (true, true) => Ok(()),
+            (true, false) => self.a.mov(R32[d], R32[d]),
+        }
+    }
+
+    fn div_by_minus_one(&mut self, wide: bool, modulo: bool, d: usize) -> Result<(), IcedError> {
+        match (modulo, wide) {
+            (false, true) => self.a.neg(R64[d]),
+            (false, false) => self.a.neg(R32[d]),
+            (true, _) => self.a.xor(R32[d], R32[d]),
+        }
+    }
+
+    /// Divides `d` by r11 (non-zero, and not -1 when signed) with
+    /// `div`/`idiv`, which need rdx:rax: both are saved in r9/r10 around it.
+    fn div_core(
+        &mut self,
+        wide: bool,
+        signed: bool,
+        modulo: bool,
+        d: usize,
+    ) -> Result<(), IcedError> {
+        let a = &mut self.a;
+        a.mov(r9, rax)?;
+        a.mov(r10, rdx)?;
+        if d != 0 {
+            a.mov(rax, R64[d])?;
+        }
+        match (wide, signed) {
+            (true, false) => {
+                a.xor(edx, edx)?;
+                a.div(r11)?;
+            }
+            (true, true) => {
+                a.cqo()?;
+                a.idiv(r11)?;
+            }
+            (false, false) => {
+                a.xor(edx, edx)?;
+                a.div(r11d)?;
+            }
+            (false, true) => {
+                a.cdq()?;
+                a.idiv(r11d)?;
+            }
+        }
+        // 32-bit div writes eax/edx, which zero-extends.
+        a.mov(r11, if modulo { rdx } else { rax })?;
+        a.mov(rax, r9)?;
+        a.mov(rdx, r10)?;
+        a.mov(R64[d], r11)?;
+        Ok(())
+    }
+
+    /// Shifts. Amounts are masked to the width (x86 does the same for
+    /// register counts); a 32-bit shift by 0 still clears the upper half.
+    fn shift(&mut self, code: u8, wide: bool, d: usize, src: Src) -> Result<(), IcedError> {
+        match src {
+            Src::Imm(v) => {
+                let n = (v & if wide { 63 } else { 31 }) as u32;
+                let a = &mut self.a;
+                match (wide, n) {
+                    (true, 0) => Ok(()),
+                    (false, 0) => a.mov(R32[d], R32[d]),
+                    (true, _) => match code {
+                        alu::LSH => a.shl(R64[d], n),
+                        alu::RSH => a.shr(R64[d], n),
+                        _ => a.sar(R64[d], n),
+                    },
+                    (false, _) => match code {
+                        alu::LSH => a.shl(R32[d], n),
+                        alu::RSH => a.shr(R32[d], n),
+                        _ => a.sar(R32[d], n),
+                    },
+                }
+            }
+            Src::Reg(s) => {
+                let s = usize::from(s);
+                if self.o.bmi2 {
+                    let a = &mut self.a;
+                    return match (wide, code) {
+                        (true, alu::LSH) => a.shlx(R64[d], R64[d], R64[s]),
+                        (true, alu::RSH) => a.shrx(R64[d], R64[d], R64[s]),
+                        (true, _) => a.sarx(R64[d], R64[d], R64[s]),
+                        (false, alu::LSH) => a.shlx(R32[d], R32[d], R32[s]),
+                        (false, alu::RSH) => a.shrx(R32[d], R32[d], R32[s]),
+                        (false, _) => a.sarx(R32[d], R32[d], R32[s]),
+                    };
+                }
+                // The count must be in cl (rcx is r4).
+                const RCX: usize = 4;
+                let a = &mut self.a;
+                let target = if d == RCX { r11 } else { R64[d] };
+                if s != RCX || d == RCX {
+                    a.mov(r9, rcx)?;
+                }
+                if d == RCX {
+                    a.mov(r11, rcx)?;
+                }
+                if s != RCX {
+                    a.mov(rcx, R64[s])?;
+                }
+                let t32 = if d == RCX { r11d } else { R32[d] };
+                match (wide, code) {
+                    (true, alu::LSH) => a.shl(target, cl)?,
+                    (true, alu::RSH) => a.shr(target, cl)?,
+                    (true, _) => a.sar(target, cl)?,
+                    (false, alu::LSH) => a.shl(t32, cl)?,
+                    (false, alu::RSH) => a.shr(t32, cl)?,
+                    (false, _) => a.sar(t32, cl)?,
+                }
+                if !wide {
+                    // A 32-bit shift by 0 leaves the register untouched.
+                    a.mov(t32, t32)?;
+                }
+                if s != RCX || d == RCX {
+                    a.mov(rcx, r9)?;
+                }
+                if d == RCX {
+                    a.mov(rcx, r11)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn mov(&mut self, wide: bool, off: i16, d: usize, src: Src) -> Option<Result<(), IcedError>> {
+        let a = &mut self.a;
+        Some(match (off, src, wide) {
+            (0, Src::Reg(s), true) => {
+                let s = usize::from(s);
+                if s == d {
+                    Ok(())
+                } else {
+                    a.mov(R64[d], R64[s])
+                }
+            }
+            (0, Src::Reg(s), false) => a.mov(R32[d], R32[usize::from(s)]),
+            (0, Src::Imm(v), true) => self.mov_imm(R64[d], R32[d], v as u64),
+            (0, Src::Imm(v), false) => self.mov_imm(R64[d], R32[d], u64::from(v as u32)),
+            (8, Src::Reg(s), true) => a.movsx(R64[d], R8[usize::from(s)]),
+            (16, Src::Reg(s), true) => a.movsx(R64[d], R16[usize::from(s)]),
+            (32, Src::Reg(s), true) => a.movsxd(R64[d], R32[usize::from(s)]),
+            (8, Src::Reg(s), false) => a.movsx(R32[d], R8[usize::from(s)]),
+            (16, Src::Reg(s), false) => a.movsx(R32[d], R16[usize::from(s)]),
+            _ => return None,
+        })
+    }
+
+    fn endian(&mut self, wide: bool, x: bool, imm: i32, d: usize) -> Option<Result<(), IcedError>> {
+        // ALU64 | END | K swaps unconditionally; ALU | END | K converts to
+        // little endian (nothing to swap on x86), ALU | END | X to big endian.
+        let swap = match (wide, x) {
+            (true, false) | (false, true) => true,
+            (false, false) => false,
+            (true, true) => return None,
+        };
+        let a = &mut self.a;
+        Some(match (imm, swap) {
+            (16, true) => a.rol(R16[d], 8).and_then(|()| a.movzx(R32[d], R16[d])),
+            (32, true) => a.bswap(R32[d]),
+            (64, true) => a.bswap(R64[d]),
+            (16, false) => a.movzx(R32[d], R16[d]),
+            (32, false) => a.mov(R32[d], R32[d]),
+            (64, false) => Ok(()),
+            _ => return None,
+        })
+    }
+
+    // -------------------------------------------------------------- jumps
+
+    fn jump(&mut self, pc: usize, i: Insn) -> Option<Result<(), IcedError>> {
+        let wide = i.class() == class::JMP;
+        let n = self.n;
+        let rel = |off: i64| usize::try_from(pc as i64 + 1 + off).ok().filter(|&t| t < n);
+        match i.code() {
+            jmp::JA if !i.is_reg_source() => {
+                let t = rel(if wide {
+                    i64::from(i.off)
+                } else {
+                    i64::from(i.imm)
+                })?;
+                Some(self.ja(pc, t))
+            }
+            jmp::CALL if wide && !i.is_reg_source() => match i.src {
+                call_src::HELPER => {
+                    // Unknown helpers have no trampoline (the loader
+                    // refuses them first).
+                    let addr = usize::try_from(i.imm)
+                        .ok()
+                        .and_then(|k| self.o.targets.helpers.get(k).copied())
+                        .filter(|&a| a != 0)?;
+                    Some(self.helper_call(pc, addr))
+                }
+                call_src::PSEUDO_CALL => {
+                    let t = rel(i64::from(i.imm))?;
+                    Some(self.local_call(pc, t))
+                }
+                _ => None,
+            },
+            jmp::EXIT if wide && !i.is_reg_source() => Some(self.exit(pc)),
+            code => {
+                let t = rel(i64::from(i.off))?;
+                if !reg_ok(i.dst) || (i.is_reg_source() && !reg_ok(i.src)) {
+                    return None;
+                }
+                let src = if i.is_reg_source() {
+                    Src::Reg(i.src)
+                } else {
+                    Src::Imm(i64::from(i.imm))
+                };
+                self.cond(pc, code, wide, usize::from(i.dst), src, t)
+            }
+        }
+    }
+
+    fn ja(&mut self, pc: usize, t: usize) -> Result<(), IcedError> {
+        if self.o.checked {
+            self.acct(pc, Some(t))?;
+        } else if t == pc + 1 {
+            return Ok(());
+        }
+        self.a.jmp(self.labels[t])
+    }
+
+    fn cond(
+        &mut self,
+        pc: usize,
+        code: u8,
+        wide: bool,
+        d: usize,
+        src: Src,
+        t: usize,
+    ) -> Option<Result<(), IcedError>> {
+        if !matches!(
+            code,
+            jmp::JEQ
+                | jmp::JNE
+                | jmp::JGT
+                | jmp::JGE
+                | jmp::JLT
+                | jmp::JLE
+                | jmp::JSGT
+                | jmp::JSGE
+                | jmp::JSLT
+                | jmp::JSLE
+                | jmp::JSET
+        ) {
+            return None;
+        }
+        Some(self.cond_inner(pc, code, wide, d, src, t))
+    }
+
+    fn cond_inner(
+        &mut self,
+        pc: usize,
+        code: u8,
+        wide: bool,
+        d: usize,
+        src: Src,
+        t: usize,
+    ) -> Result<(), IcedError> {
+        if !self.o.checked && t == pc + 1 {
+            // Taken or not, execution goes on at the next slot.
+            return Ok(());
+        }
+        let a = &mut self.a;
+        match (code == jmp::JSET, wide, src) {
+            (true, true, Src::Reg(s)) => a.test(R64[d], R64[usize::from(s)])?,
+            (true, false, Src::Reg(s)) => a.test(R32[d], R32[usize::from(s)])?,
+            (true, true, Src::Imm(v)) => a.test(R64[d], v as i32)?,
+            (true, false, Src::Imm(v)) => a.test(R32[d], v as i32)?,
+            // `test r, r` sets every flag the conditions read as `cmp r, 0`.
+            (false, true, Src::Imm(0)) => a.test(R64[d], R64[d])?,
+            (false, false, Src::Imm(0)) => a.test(R32[d], R32[d])?,
+            (false, true, Src::Reg(s)) => a.cmp(R64[d], R64[usize::from(s)])?,
+            (false, false, Src::Reg(s)) => a.cmp(R32[d], R32[usize::from(s)])?,
+            (false, true, Src::Imm(v)) => a.cmp(R64[d], v as i32)?,
+            (false, false, Src::Imm(v)) => a.cmp(R32[d], v as i32)?,
+        }
+        if !self.o.checked {
+            let l = self.labels[t];
+            return self.jcc(code, false, l);
+        }
+        // Checked: count the transfer on the taken path only.
+        let mut skip = self.a.create_label();
+        self.jcc(code, true, skip)?;
+        self.acct(pc, Some(t))?;
+        self.a.jmp(self.labels[t])?;
+        self.place(&mut skip)
+    }
+
+    /// Jumps to `l` when condition `code` holds (`negate`: when it fails).
+    fn jcc(&mut self, code: u8, negate: bool, l: CodeLabel) -> Result<(), IcedError> {
+        let a = &mut self.a;
+        match (code, negate) {
+            (jmp::JEQ, false) | (jmp::JNE | jmp::JSET, true) => a.je(l),
+            (jmp::JNE | jmp::JSET, false) | (jmp::JEQ, true) => a.jne(l),
+            (jmp::JGT, false) | (jmp::JLE, true) => a.ja(l),
+            (jmp::JGE, false) | (jmp::JLT, true) => a.jae(l),
+            (jmp::JLT, false) | (jmp::JGE, true) => a.jb(l),
+            (jmp::JLE, false) | (jmp::JGT, true) => a.jbe(l),
+            (jmp::JSGT, false) | (jmp::JSLE, true) => a.jg(l),
+            (jmp::JSGE, false) | (jmp::JSLT, true) => a.jge(l),
+            (jmp::JSLT, false) | (jmp::JSGE, true) => a.jl(l),
+            _ => a.jle(l),
+        }
+    }
+
+    // -------------------------------------------------------------- calls
+
+    /// Saves (`save`) or restores r0–r5 in the context's save area
+    /// (`first..6`).
+    fn save_area(&mut self, first: usize, save: bool) -> Result<(), IcedError> {
+        let base = self.o.layout.saved;
+        for (k, r) in R64.iter().enumerate().take(6).skip(first) {
+            let m = ctx(base + 8 * k as i32);
+            if save {
+                self.a.mov(m, *r)?;
+            } else {
+                self.a.mov(*r, m)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn helper_call(&mut self, pc: usize, addr: u64) -> Result<(), IcedError> {
+        if self.o.checked {
+            self.save_area(1, true)?;
+        }
+        if self.o.zero_flags.binary_search(&pc).is_ok() {
+            self.a.xor(ecx, ecx)?;
+        }
+        let fail = self.stub(pc, err_kind::HELPER);
+        self.a.mov(r9, r12)?;
+        self.a.mov(rax, addr)?;
+        self.a.call(rax)?;
+        // The trampoline returns { r0, failed } in rax:rdx.
+        self.a.test(rdx, rdx)?;
+        self.a.jne(fail)?;
+        if self.o.checked {
+            self.save_area(1, false)?;
+        }
+        Ok(())
+    }
+
+    fn local_call(&mut self, pc: usize, t: usize) -> Result<(), IcedError> {
+        let l = self.o.layout;
+        let deep = self.stub(pc, err_kind::CALL_DEPTH);
+        let frame = isa::STACK_SIZE as i32;
+        self.a.lea(r11, qword_ptr(rbp - frame))?;
+        self.a.cmp(r11, ctx(l.depth_limit))?;
+        self.a.jb(deep)?;
+        self.acct(pc, Some(t))?;
+        for r in [rbx, r13, r14, r15, rbp] {
+            self.a.push(r)?;
+        }
+        self.a.sub(rbp, frame)?;
+        self.a.lea(r11, qword_ptr(rbp - frame))?;
+        self.a.mov(ctx(l.stack_lo), r11)?;
+        self.a.call(self.labels[t])?;
+        for r in [rbp, r15, r14, r13, rbx] {
+            self.a.pop(r)?;
+        }
+        self.a.lea(r11, qword_ptr(rbp - frame))?;
+        self.a.mov(ctx(l.stack_lo), r11)?;
+        if self.o.checked {
+            self.a.sub(ctx(l.executed), (pc + 1) as i32)?;
+        }
+        Ok(())
+    }
+
+    fn exit(&mut self, pc: usize) -> Result<(), IcedError> {
+        self.acct(pc, None)?;
+        if !self.has_calls {
+            return self.a.jmp(self.main_exit);
+        }
+        let l = self.o.layout;
+        self.a.cmp(rbp, ctx(l.stack_top))?;
+        self.a.je(self.main_exit)?;
+        self.a.ret()
+    }
+
+    // ------------------------------------------------------------- memory
+
+    fn load(&mut self, pc: usize, i: Insn) -> Option<Result<(), IcedError>> {
+        if i.dst >= isa::FRAME_REG || !reg_ok(i.src) {
+            return None;
+        }
+        let signed = match i.mode_bits() {
+            mode::MEM => false,
+            mode::MEMSX if i.size_bits() != size::DW => true,
+            _ => return None,
+        };
+        let (d, s) = (usize::from(i.dst), usize::from(i.src));
+        let off = i32::from(i.off);
+        if self.o.checked {
+            let kind = i.access_size() as u64 | if signed { LOAD_SIGNED } else { 0 };
+            return Some(self.checked_access(
+                pc,
+                self.o.targets.load,
+                s,
+                off,
+                None,
+                kind,
+                None,
+                Some(d),
+            ));
+        }
+        let m = R64[s] + off;
+        let a = &mut self.a;
+        Some(match (i.size_bits(), signed) {
+            (size::B, false) => a.movzx(R32[d], byte_ptr(m)),
+            (size::H, false) => a.movzx(R32[d], word_ptr(m)),
+            (size::W, false) => a.mov(R32[d], dword_ptr(m)),
+            (_, false) => a.mov(R64[d], qword_ptr(m)),
+            (size::B, true) => a.movsx(R64[d], byte_ptr(m)),
+            (size::H, true) => a.movsx(R64[d], word_ptr(m)),
+            (_, true) => a.movsxd(R64[d], dword_ptr(m)),
+        })
+    }
+
+    fn store(&mut self, pc: usize, i: Insn) -> Option<Result<(), IcedError>> {
+        if !reg_ok(i.dst) || (i.class() == class::STX && !reg_ok(i.src)) {
+            return None;
+        }
+        let (d, s) = (usize::from(i.dst), usize::from(i.src));
+        let off = i32::from(i.off);
+        let n = i.access_size();
+        match (i.class(), i.mode_bits()) {
+            (class::ST, mode::MEM) => {
+                let v = i64::from(i.imm);
+                if self.o.checked {
+                    return Some(self.checked_access(
+                        pc,
+                        self.o.targets.store,
+                        d,
+                        off,
+                        Some(Src::Imm(v)),
+                        n as u64,
+                        None,
+                        None,
+                    ));
+                }
+                let m = R64[d] + off;
+                let a = &mut self.a;
+                Some(match n {
+                    1 => a.mov(byte_ptr(m), i32::from(v as i8)),
+                    2 => a.mov(word_ptr(m), i32::from(v as i16)),
+                    4 => a.mov(dword_ptr(m), v as i32),
+                    _ => a.mov(qword_ptr(m), v as i32),
+                })
+            }
+            (class::STX, mode::MEM) => {
+                if self.o.checked {
+                    return Some(self.checked_access(
+                        pc,
+                        self.o.targets.store,
+                        d,
+                        off,
+                        Some(Src::Reg(i.src)),
+                        n as u64,
+                        None,
+                        None,
+                    ));
+                }
+                let m = R64[d] + off;
+                let a = &mut self.a;
+                Some(match n {
+                    1 => a.mov(byte_ptr(m), R8[s]),
+                    2 => a.mov(word_ptr(m), R16[s]),
+                    4 => a.mov(dword_ptr(m), R32[s]),
+                    _ => a.mov(qword_ptr(m), R64[s]),
+                })
+            }
+            (class::STX, mode::ATOMIC) if n == 4 || n == 8 => self.atomic(pc, i),
+            _ => None,
+        }
+    }
+
+    fn atomic(&mut self, pc: usize, i: Insn) -> Option<Result<(), IcedError>> {
+        let (d, s) = (usize::from(i.dst), usize::from(i.src));
+        let wide = i.access_size() == 8;
+        let op = i.imm;
+        let fetch = match op {
+            atomic::ADD | atomic::OR | atomic::AND | atomic::XOR => false,
+            atomic::CMPXCHG => false,
+            _ if op == atomic::XCHG
+                || op == atomic::ADD | atomic::FETCH
+                || op == atomic::OR | atomic::FETCH
+                || op == atomic::AND | atomic::FETCH
+                || op == atomic::XOR | atomic::FETCH =>
+            {
+                true
+            }
+            _ => return None,
+        };
+        if fetch && i.src >= isa::FRAME_REG {
+            return None;
+        }
+        let off = i32::from(i.off);
+        if self.o.checked {
+            // kind = size | op << 8; the trampoline returns the old value,
+            // which goes to r0 (cmpxchg) or to src (fetch forms).
+            let kind = i.access_size() as u64 | (u64::from(op as u32) << 8);
+            let result = if op == atomic::CMPXCHG {
+                Some(0)
+            } else if fetch {
+                Some(s)
+            } else {
+                None
+            };
+            return Some(self.checked_access(
+                pc,
+                self.o.targets.atomic,
+                d,
+                off,
+                Some(Src::Reg(i.src)),
+                kind,
+                Some(()),
+                result,
+            ));
+        }
+        Some(self.atomic_native(op, wide, d, s, off))
+    }
+
+    fn atomic_native(
+        &mut self,
+        op: i32,
+        wide: bool,
+        d: usize,
+        s: usize,
+        off: i32,
+    ) -> Result<(), IcedError> {
+        let m = R64[d] + off;
+        let mem = if wide { qword_ptr(m) } else { dword_ptr(m) };
+        let a = &mut self.a;
+        match op {
+            atomic::ADD | atomic::OR | atomic::AND | atomic::XOR => {
+                let a = a.lock();
+                match (op, wide) {
+                    (atomic::ADD, true) => a.add(mem, R64[s]),
+                    (atomic::ADD, false) => a.add(mem, R32[s]),
+                    (atomic::OR, true) => a.or(mem, R64[s]),
+                    (atomic::OR, false) => a.or(mem, R32[s]),
+                    (atomic::AND, true) => a.and(mem, R64[s]),
+                    (atomic::AND, false) => a.and(mem, R32[s]),
+                    (_, true) => a.xor(mem, R64[s]),
+                    (_, false) => a.xor(mem, R32[s]),
+                }
+            }
+            _ if op == atomic::ADD | atomic::FETCH => {
+                // A 32-bit xadd writes src32, which zero-extends.
+                if wide {
+                    a.lock().xadd(mem, R64[s])
+                } else {
+                    a.lock().xadd(mem, R32[s])
+                }
+            }
+            atomic::XCHG => {
+                if wide {
+                    a.xchg(mem, R64[s])
+                } else {
+                    a.xchg(mem, R32[s])
+                }
+            }
+            atomic::CMPXCHG => {
+                if wide {
+                    a.lock().cmpxchg(mem, R64[s])
+                } else {
+                    a.lock().cmpxchg(mem, R32[s])?;
+                    // On success cmpxchg32 leaves rax alone: clear the
+                    // upper half as the eBPF result requires.
+                    a.mov(eax, eax)
+                }
+            }
+            _ => self.fetch_logic(op & !atomic::FETCH, wide, d, s, off),
+        }
+    }
+
+    /// `fetch_or`, `fetch_and`, `fetch_xor`: a compare-exchange loop (x86
+    /// has no fetching form of these), which uses rax = r0: r0 is parked in
+    /// the context's scratch word.
+    fn fetch_logic(
+        &mut self,
+        op: i32,
+        wide: bool,
+        d: usize,
+        s: usize,
+        off: i32,
+    ) -> Result<(), IcedError> {
+        let l = self.o.layout;
+        self.a.mov(ctx(l.scratch), rax)?;
+        self.a.mov(r9, R64[s])?;
+        self.a.lea(r10, qword_ptr(R64[d] + off))?;
+        if wide {
+            self.a.mov(rax, qword_ptr(r10))?;
+        } else {
+            self.a.mov(eax, dword_ptr(r10))?;
+        }
+        let mut again = self.a.create_label();
+        self.place(&mut again)?;
+        self.a.mov(r11, rax)?;
+        match op {
+            atomic::OR => self.a.or(r11, r9)?,
+            atomic::AND => self.a.and(r11, r9)?,
+            _ => self.a.xor(r11, r9)?,
+        }
+        if wide {
+            self.a.lock().cmpxchg(qword_ptr(r10), r11)?;
+        } else {
+            self.a.lock().cmpxchg(dword_ptr(r10), r11d)?;
+        }
+        self.a.jne(again)?;
+        self.a.mov(r11, rax)?;
+        self.a.mov(rax, ctx(l.scratch))?;
+        self.a.mov(R64[s], r11)?;
+        Ok(())
+    }
+
+    /// A checked memory access through trampoline `target(ctx, addr,
+    /// value, kind, pc[, r0])`: r0–r5 are saved around the call; on failure
+    /// the trampoline has stored the run error. `result` names the register
+    /// that receives the returned value.
+    #[allow(clippy::too_many_arguments)]
+    fn checked_access(
+        &mut self,
+        pc: usize,
+        target: u64,
+        base: usize,
+        off: i32,
+        value: Option<Src>,
+        kind: u64,
+        pass_r0: Option<()>,
+        result: Option<usize>,
+    ) -> Result<(), IcedError> {
+        let fault = self.stub(pc, err_kind::FAULT);
+        self.save_area(0, true)?;
+        self.a.lea(r10, qword_ptr(R64[base] + off))?;
+        match value {
+            Some(Src::Reg(v)) => self.a.mov(r11, R64[usize::from(v)])?,
+            Some(Src::Imm(v)) => self.mov_imm(r11, r11d, v as u64)?,
+            None => self.a.xor(r11d, r11d)?,
+        }
+        if pass_r0.is_some() {
+            self.a.mov(r9, rax)?;
+        }
+        self.a.mov(rdi, r12)?;
+        self.a.mov(rsi, r10)?;
+        self.a.mov(rdx, r11)?;
+        self.mov_imm(rcx, ecx, kind)?;
+        self.a.mov(r8d, pc as u32)?;
+        self.a.mov(rax, target)?;
+        self.a.call(rax)?;
+        self.a.test(rdx, rdx)?;
+        self.a.jne(fault)?;
+        self.a.mov(r11, rax)?;
+        self.save_area(0, false)?;
+        if let Some(r) = result {
+            self.a.mov(R64[r], r11)?;
+        }
+        Ok(())
+    }
+}
