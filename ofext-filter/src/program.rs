@@ -399,7 +399,7 @@ mod tests {
 
     #[test]
     fn loads_the_test_objects() {
-        for (obj, n_maps) in [(LEGACY, 2), (OKO, 2), (SUBPROG, 0)] {
+        for (obj, n_maps) in [(LEGACY, 2), (OKO, 2)] {
             let p = Program::load(obj, 2).unwrap();
             assert_eq!(p.maps().len(), n_maps, "{}", p.name());
             assert_eq!(p.map_descs().len(), n_maps);
@@ -407,6 +407,14 @@ mod tests {
             assert_eq!(p.elf_bytes(), obj);
             assert_eq!(p.jit(), crate::jit::AVAILABLE);
         }
+    }
+
+    #[test]
+    fn unsafe_subprogram_is_verify_failed() {
+        // subprog.c's entry calls is_ipv4 before any length check.
+        let e = Program::load(SUBPROG, 1).unwrap_err();
+        assert!(matches!(e, ProgramError::Verify(_)), "{e:?}");
+        assert_eq!(e.ext_error(), ExtErrorCode::VerifyFailed);
     }
 
     #[test]

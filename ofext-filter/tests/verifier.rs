@@ -967,7 +967,10 @@ fn clang_objects_load_and_verify() {
                         size: 1,
                         checked: 0,
                     }) if (ipv4.start..ipv4.start + ipv4.len).contains(&pc) => {}
-                    other => panic!("subprog.o: {other:?}"),
+                    other => panic!(
+                        "subprog.o: expected the unchecked read in is_ipv4 to be refused \
+                         (if subprog.c now checks the length, drop this case): {other:?}"
+                    ),
                 }
                 continue;
             }
@@ -1194,6 +1197,46 @@ fn clang_value_preserving_masks_and_jmp32() {
         mov %r0, 0
         exit
     ");
+}
+
+/// `ipend = min(ip + ntohs(ip->tot_len), end)`, then `if (p + 1 > ipend)`:
+/// the two ends join into one symbol that the length bounds on both paths.
+/// With `max` instead of `min` the joined end may lie past the packet.
+#[test]
+fn clang_clamped_end_pointer() {
+    let src = |clamp: &str| {
+        format!(
+            "
+            jlt %r2, 34, drop
+            mov %r3, %r1
+            add %r3, 14
+            mov %r4, %r1
+            add %r4, %r2          # end
+            ldxh %r5, [%r1+16]
+            be16 %r5
+            mov %r6, %r3
+            add %r6, %r5          # ip + tot_len
+            {clamp} %r6, %r4, keep
+            mov %r4, %r6
+        keep:
+            ldxb %r5, [%r1+14]
+            lsh %r5, 2
+            and %r5, 60
+            add %r3, %r5
+            mov %r5, %r3
+            add %r5, 1
+            jgt %r5, %r4, drop
+            ldxb %r0, [%r3+0]     #!
+            exit
+        drop:
+            mov %r0, 0
+            exit
+            "
+        )
+    };
+    ok(&src("jgt"));
+    ok(&src("jge"));
+    refuse_at!(&src("jlt"), VerifyError::PacketOutOfBounds { .. });
 }
 
 /// A template for the neighbours: `r3` is an offset related to nothing but

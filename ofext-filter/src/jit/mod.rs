@@ -309,6 +309,7 @@ impl JitProgram {
     ///
     /// # Errors
     /// A [`RunError`], the same the interpreter reports.
+    #[inline]
     pub fn run(&self, mem: &mut [u8], env: &mut RunEnv) -> Result<u64, RunError> {
         self.exec(mem.as_mut_ptr(), mem.len(), true, env)
     }
@@ -317,6 +318,7 @@ impl JitProgram {
     ///
     /// # Errors
     /// A [`RunError`], the same the interpreter reports.
+    #[inline]
     pub fn run_readonly(&self, mem: &[u8], env: &mut RunEnv) -> Result<u64, RunError> {
         // Never written through: verified code does not store to the
         // packet, checked code stores only through the trampoline, which

@@ -21,14 +21,14 @@
 //!
 //! # The eBPF stack
 //!
-//! 4 KiB (eight 512-byte frames) per thread, in a thread-local buffer that
-//! is zeroed once when created and reused (as the interpreter reuses its
-//! `RunEnv`'s): zeroing 4 KiB per packet would cost more than a filter, and
-//! a verified program never reads stack bytes it did not write. Checked runs
-//! (unverified programs) zero it first, so what they may read is
-//! deterministic.
+//! 4 KiB (eight 512-byte frames) on the native stack of the run wrapper,
+//! not initialised: zeroing 4 KiB per packet would cost more than a filter,
+//! and a verified program never reads stack bytes it did not write. Checked
+//! runs (unverified programs) zero it first, so what they may read is
+//! deterministic. The values granted to the run are tracked inline (a
+//! vector is allocated only past [`INLINE_VALUES`]).
 
-use core::cell::Cell;
+use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 use std::sync::OnceLock;
 
@@ -68,23 +68,57 @@ struct Value {
     len: usize,
 }
 
-/// Per-thread memory of runs (see the module essay).
-struct Scratch {
-    stack: [u64; STACK_WORDS],
-    values: Vec<Value>,
+/// The eBPF stack of a run: eight 512-byte frames.
+#[repr(C, align(16))]
+struct Stack([u64; STACK_WORDS]);
+
+/// Values granted inline before a run needs the heap (filters look up one
+/// or two).
+const INLINE_VALUES: usize = 4;
+
+/// The values granted in the current run.
+struct Values {
+    inline: [MaybeUninit<Value>; INLINE_VALUES],
+    /// `inline[..n.min(INLINE_VALUES)]` are initialised.
+    n: usize,
+    spill: Vec<Value>,
 }
 
-impl Scratch {
-    fn boxed() -> Box<Self> {
-        Box::new(Self {
-            stack: [0; STACK_WORDS],
-            values: Vec::with_capacity(8),
-        })
+impl Values {
+    fn new() -> Self {
+        Self {
+            inline: [MaybeUninit::uninit(); INLINE_VALUES],
+            n: 0,
+            spill: Vec::new(),
+        }
     }
-}
 
-thread_local! {
-    static SCRATCH: Cell<Option<Box<Scratch>>> = const { Cell::new(None) };
+    fn as_slices(&self) -> (&[Value], &[Value]) {
+        let k = self.n.min(INLINE_VALUES);
+        // SAFETY: the first k inline slots were written by `push`.
+        let inline =
+            unsafe { core::slice::from_raw_parts(self.inline.as_ptr().cast::<Value>(), k) };
+        (inline, &self.spill)
+    }
+
+    fn iter(&self) -> impl DoubleEndedIterator<Item = &Value> {
+        let (a, b) = self.as_slices();
+        a.iter().chain(b)
+    }
+
+    fn len(&self) -> usize {
+        self.n
+    }
+
+    fn push(&mut self, v: Value) {
+        match self.inline.get_mut(self.n) {
+            Some(slot) => {
+                slot.write(v);
+            }
+            None => self.spill.push(v),
+        }
+        self.n += 1;
+    }
 }
 
 /// The run context (see the module essay). `repr(C)` and the field offsets
@@ -120,7 +154,7 @@ pub(super) struct Ctx<'a> {
     pkt_addr: u64,
     pkt_len: u64,
     writable: bool,
-    values: &'a mut Vec<Value>,
+    values: &'a mut Values,
     maps: &'a MapTable,
     guard: Option<&'a RunGuard>,
     time: TimeSource,
@@ -220,7 +254,11 @@ pub(super) fn compile(
 }
 
 /// Runs compiled code on the packet `pkt[..len]`.
+///
+/// Inlined so that the common `Ok(r0)` is built in registers; the run itself
+/// and the rare errors are out of line.
 #[allow(clippy::too_many_arguments)]
+#[inline]
 pub(super) fn run(
     native: &Native,
     maps: &MapTable,
@@ -231,29 +269,19 @@ pub(super) fn run(
     writable: bool,
     env: &mut RunEnv,
 ) -> Result<u64, RunError> {
-    let mut scratch = SCRATCH
-        .try_with(Cell::take)
-        .ok()
-        .flatten()
-        .unwrap_or_else(Scratch::boxed);
-    let r = run_with(
-        &mut scratch,
-        native,
-        maps,
-        checked,
-        budget,
-        pkt,
-        len,
-        writable,
-        env,
+    let mut error = None;
+    let r0 = run_native(
+        native, maps, checked, budget, pkt, len, writable, env, &mut error,
     );
-    let _ = SCRATCH.try_with(|c| c.set(Some(scratch)));
-    r
+    match error {
+        None => Ok(r0),
+        Some(e) => Err(e),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
-fn run_with(
-    scratch: &mut Scratch,
+#[inline(never)]
+fn run_native(
     native: &Native,
     maps: &MapTable,
     checked: bool,
@@ -262,12 +290,20 @@ fn run_with(
     len: usize,
     writable: bool,
     env: &mut RunEnv,
-) -> Result<u64, RunError> {
+    error: &mut Option<RunError>,
+) -> u64 {
+    // Not initialised: a verified program never reads a stack byte it did
+    // not write (the verifier tracks every byte, helper arguments included),
+    // and 4 KiB of zeros per packet would cost more than a filter. Checked
+    // runs (unverified programs) get zeros, so what they may read is
+    // deterministic.
+    let mut stack = MaybeUninit::<Stack>::uninit();
     if checked {
-        scratch.stack.fill(0);
+        // SAFETY: writes zeros over exactly the buffer.
+        unsafe { stack.as_mut_ptr().write_bytes(0, 1) };
     }
-    scratch.values.clear();
-    let stack: *mut u8 = scratch.stack.as_mut_ptr().cast();
+    let stack: *mut u8 = stack.as_mut_ptr().cast();
+    let mut values = Values::new();
     let stack_addr = stack.addr() as u64;
     let top = stack_addr + STACK_BYTES;
     let guard = native.uses_maps.then(|| RunGuard::enter(env.cpu()));
@@ -289,7 +325,7 @@ fn run_with(
         pkt_addr: pkt.addr() as u64,
         pkt_len: len as u64,
         writable,
-        values: &mut scratch.values,
+        values: &mut values,
         maps,
         guard: guard.as_ref(),
         time,
@@ -309,22 +345,30 @@ fn run_with(
     // calls are limited to MAX_FRAMES frames of native stack; the context
     // outlives the call and nothing else touches it meanwhile.
     let r0 = unsafe { entry(pkt, len as u64, ctx_ptr.cast()) };
+    if ctx.err_kind != 0 {
+        *error = Some(run_error(&mut ctx, budget));
+    }
+    r0
+}
+
+/// The error the native code reported.
+#[cold]
+fn run_error(ctx: &mut Ctx<'_>, budget: u64) -> RunError {
     let pc = usize::try_from(ctx.err_pc).unwrap_or(usize::MAX);
     match ctx.err_kind {
-        0 => Ok(r0),
-        err_kind::FELL_OFF => Err(RunError::FellOffEnd { pc }),
-        err_kind::CALL_DEPTH => Err(RunError::CallDepthExceeded {
+        err_kind::FELL_OFF => RunError::FellOffEnd { pc },
+        err_kind::CALL_DEPTH => RunError::CallDepthExceeded {
             pc,
             max: MAX_FRAMES,
-        }),
-        err_kind::BUDGET => Err(RunError::BudgetExceeded { pc, budget }),
-        _ => Err(match ctx.fault.take() {
+        },
+        err_kind::BUDGET => RunError::BudgetExceeded { pc, budget },
+        _ => match ctx.fault.take() {
             Some(RunError::Helper { helper, error, .. }) => RunError::Helper { pc, helper, error },
             Some(e) => e,
-            // Unreachable: the native code sets these kinds only after a
-            // trampoline reported a fault.
+            // Unreachable: the native code sets the other kinds only after
+            // a trampoline reported a fault.
             None => RunError::FellOffEnd { pc },
-        }),
+        },
     }
 }
 
@@ -358,7 +402,7 @@ struct Mem<'c> {
     pkt_addr: u64,
     pkt_len: u64,
     writable: bool,
-    values: &'c mut Vec<Value>,
+    values: &'c mut Values,
 }
 
 impl Ctx<'_> {
@@ -399,6 +443,19 @@ impl Fault {
 }
 
 impl Mem<'_> {
+    /// The `n` bytes at `addr` when they lie in the stack or the packet.
+    #[inline]
+    fn plain(&self, addr: u64, n: usize) -> Option<&[u8]> {
+        match self.locate(addr, n as u64)? {
+            // SAFETY: `locate` checked n bytes at p, in memory that nothing
+            // writes while this borrow lives (the native code is waiting
+            // for the helper; no other thread sees the stack or packet).
+            Loc::Plain(p, _) => Some(unsafe { core::slice::from_raw_parts(p, n) }),
+            Loc::Shared { .. } => None,
+        }
+    }
+
+    #[inline]
     fn locate(&self, addr: u64, n: u64) -> Option<Loc> {
         // The native code keeps lo within [stack_addr, top): the pointer
         // arithmetic below stays inside the buffer.
@@ -548,33 +605,74 @@ fn prandom(env: &mut RunEnv) -> u64 {
 }
 
 impl Ctx<'_> {
+    /// Inlined into each helper's trampoline, where `helper` is a constant.
+    #[inline(always)]
     fn helper(&mut self, helper: Helper, args: &[u64; 5]) -> Result<u64, HelperError> {
         match helper {
             Helper::KtimeGetNs => Ok(self.time.now_ns()),
             Helper::GetPrandomU32 => Ok(prandom(self.env)),
             _ => {
-                // Map and hash helpers never draw random numbers.
-                let mut unused = Prng::new(0);
-                let mut hctx = HelperCtx {
-                    maps: self.maps,
-                    guard: self.guard,
-                    time: self.time,
-                    prng: &mut unused,
-                };
-                let mut mem = Mem {
-                    stack: self.stack,
-                    stack_addr: self.stack_addr,
-                    lo: self.stack_lo,
-                    top: self.stack_top,
-                    pkt: self.pkt,
-                    pkt_addr: self.pkt_addr,
-                    pkt_len: self.pkt_len,
-                    writable: self.writable,
-                    values: &mut *self.values,
-                };
-                helpers::call(helper, args, &mut hctx, &mut mem)
+                if let Some(r) = self.fast_helper(helper, args) {
+                    return r;
+                }
+                self.slow_helper(helper, args)
             }
         }
+    }
+
+    /// The common case of the map and hash helpers without copies: keys,
+    /// values and hashed bytes on the stack or in the packet are borrowed
+    /// in place (only this run touches that memory). `None` (a bad handle
+    /// or pointer, or bytes in a map value) leaves the call to
+    /// [`helpers::call`], which then reports exactly the interpreter's
+    /// error or reads the value memory atomically.
+    #[inline(always)]
+    fn fast_helper(&mut self, helper: Helper, args: &[u64; 5]) -> Option<Result<u64, HelperError>> {
+        if helper == Helper::Hash {
+            let len = usize::try_from(args[1]).ok()?;
+            let mem = self.mem();
+            return Some(Ok(u64::from(helpers::hash(mem.plain(args[0], len)?))));
+        }
+        let map = self.maps.resolve(args[0])?;
+        let guard = self.guard?;
+        let key_size = map.def().key_size as usize;
+        let mut mem = self.mem();
+        let key = mem.plain(args[1], key_size)?;
+        Some(match helper {
+            Helper::MapLookupElem => match map.lookup(key, guard) {
+                None => Ok(0),
+                Some(p) => {
+                    if mem.grant_value(p, map.def().value_size as usize) {
+                        Ok(p.as_ptr().addr() as u64)
+                    } else {
+                        Err(HelperError::TooManyValues { max: MAX_VALUES })
+                    }
+                }
+            },
+            Helper::MapDeleteElem => Ok(map
+                .delete(key, guard)
+                .map_or_else(helpers::errno_of, |()| 0)),
+            _ => {
+                let value = mem.plain(args[2], map.def().value_size as usize)?;
+                Ok(map
+                    .update(key, value, args[3], guard)
+                    .map_or_else(helpers::errno_of, |()| 0))
+            }
+        })
+    }
+
+    #[inline(never)]
+    fn slow_helper(&mut self, helper: Helper, args: &[u64; 5]) -> Result<u64, HelperError> {
+        // Map and hash helpers never draw random numbers.
+        let mut unused = Prng::new(0);
+        let mut hctx = HelperCtx {
+            maps: self.maps,
+            guard: self.guard,
+            time: self.time,
+            prng: &mut unused,
+        };
+        let mut mem = self.mem();
+        helpers::call(helper, args, &mut hctx, &mut mem)
     }
 }
 

@@ -312,10 +312,13 @@ impl Emitter<'_> {
         a.mov(r12, rdx)?;
         a.mov(ctx(l.entry_rsp), rsp)?;
         a.mov(rbp, ctx(l.stack_top))?;
-        // r1 = packet and r2 = length are in place; the other registers
-        // start at 0, as in the interpreter.
-        for r in [eax, edx, ecx, r8d, ebx, r13d, r14d, r15d] {
-            a.xor(r, r)?;
+        // r1 = packet and r2 = length are in place. An unverified program
+        // may read the others: they start at 0, as in the interpreter (a
+        // verified one never reads a register it did not write).
+        if self.o.checked {
+            for r in [eax, edx, ecx, r8d, ebx, r13d, r14d, r15d] {
+                a.xor(r, r)?;
+            }
         }
         Ok(())
     }

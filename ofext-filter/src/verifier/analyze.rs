@@ -1196,8 +1196,12 @@ fn add_rel(a: &Scalar, b: &Scalar, wide: bool, sub: bool) -> Option<Rel> {
 }
 
 /// Records what `lhs <= rhs` (or `<` when `strict`) says about the packet
-/// length, when `rhs` is related to it. `lhs_min` is the smallest value
-/// `lhs` can take. False when the length cannot satisfy it (infeasible).
+/// length, when `rhs` is the length or a quantity a fact bounds by it
+/// (`len >= rhs.sym + k`: then `lhs + strict <= rhs <= len - k + rhs.delta`).
+/// The second case is what makes `end = min(ip + tot_len, end)` usable
+/// after the two ends were joined into one symbol. `lhs_min` is the smallest
+/// value `lhs` can take. False when the length cannot satisfy it
+/// (infeasible).
 fn le_fact(
     st: &mut State,
     lhs: Option<Rel>,
@@ -1206,18 +1210,22 @@ fn le_fact(
     strict: bool,
 ) -> bool {
     let Some(r) = rhs else { return true };
-    if r.sym != LEN {
+    if r.sym == ZERO {
+        // A constant upper bound says nothing about the length.
         return true;
     }
-    let s = i128::from(strict);
-    // len + r.delta >= lhs + s
+    let Some(k) = st.fact(r.sym) else {
+        return true;
+    };
+    // len >= lhs + strict + k - r.delta
+    let shift = i128::from(strict) + i128::from(k) - i128::from(r.delta);
     if let Some(l) = lhs
         && l.sym != LEN
-        && let Ok(c) = i64::try_from(i128::from(l.delta) + s - i128::from(r.delta))
+        && let Ok(c) = i64::try_from(i128::from(l.delta) + shift)
     {
         st.add_fact(l.sym, c);
     }
-    let c = lhs_min + s - i128::from(r.delta);
+    let c = lhs_min + shift;
     if c <= 0 {
         return true;
     }

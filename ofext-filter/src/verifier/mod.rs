@@ -25,7 +25,8 @@
 //! Packet bounds are facts `len >= symbol + c`. They are created by
 //! comparisons: `if (r2 < N)` / `if (r2 < x + N)` on the length (or any
 //! copy or `+ constant` of it) and `if (p + N > end)` on packet pointers,
-//! where `end = r1 + r2`. A read at packet offset `symbol + d` of `size`
+//! where `end = r1 + r2`, or where `end` is itself bounded by a fact (as
+//! `min(ip + tot_len, end)` is). A read at packet offset `symbol + d` of `size`
 //! bytes is allowed when a fact gives `len >= symbol + d + size`, or when the
 //! proven minimum length covers its largest possible offset. This covers
 //! variable offsets such as `ihl = (b & 0xf) * 4; tcp = ip + ihl;

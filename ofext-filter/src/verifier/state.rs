@@ -152,7 +152,12 @@ impl State {
         self.fact(ZERO).unwrap_or(0)
     }
 
+    /// The fact `len >= s + c`, when known; the length itself always has
+    /// `len >= len + 0`.
     pub(super) fn fact(&self, s: Sym) -> Option<i64> {
+        if s == LEN {
+            return Some(0);
+        }
         self.facts.iter().find(|(f, _)| *f == s).map(|&(_, c)| c)
     }
 
@@ -506,6 +511,7 @@ pub(super) fn join(a: &State, b: &State, next: &mut u32) -> State {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::verifier::scalar::Aff;
 
     fn base() -> State {
         State {
@@ -541,6 +547,94 @@ mod tests {
         assert_eq!((r3.delta, r4.delta), (0, 34));
         assert_eq!(j.fact(r3.sym), Some(34));
         assert_eq!((r3.delta, r4.delta), (0, 34));
+    }
+
+    #[test]
+    fn unify_rewrites_relations_links_and_facts() {
+        let mut s = base();
+        let (t, u) = (Sym(10), Sym(11));
+        s.set_reg(3, sc(0, 100, Some(Rel::new(t, 0))));
+        s.set_reg(
+            4,
+            Value::Packet(Off {
+                min: 14,
+                max: 114,
+                rel: Some(Rel::new(t, 14)),
+            }),
+        );
+        let mut linked = Scalar::urange(0, 100);
+        linked.link = Some(Link::Signed(
+            Aff::of(Rel::new(u, 0))
+                .combine(Aff::of(Rel::new(t, 0)), true)
+                .unwrap(),
+        ));
+        s.set_reg(5, Value::Scalar(linked));
+        s.add_fact(t, 20);
+        // t == len - 14
+        s.unify(Rel::new(t, 0), Rel::new(LEN, -14));
+        let Value::Scalar(r3) = s.reg(3) else {
+            panic!()
+        };
+        assert_eq!(r3.rel, Some(Rel::new(LEN, -14)));
+        let Value::Packet(o) = s.reg(4) else { panic!() };
+        assert_eq!(o.rel, Some(Rel::new(LEN, 0)));
+        let Value::Scalar(r5) = s.reg(5) else {
+            panic!()
+        };
+        // u - t == u - len + 14
+        assert_eq!(
+            r5.link,
+            Some(Link::Signed(Aff {
+                pos: Some(u),
+                neg: Some(LEN),
+                c: 14
+            }))
+        );
+        // Facts are about other symbols than the length: `len >= t + 20`
+        // became one about the length itself and is dropped.
+        assert_eq!(s.fact(t), None);
+        // Unifying with the constant moves the fact to the minimum length.
+        let mut s = base();
+        s.add_fact(u, 10);
+        s.unify(Rel::new(u, 2), Rel::new(ZERO, 7));
+        assert_eq!(s.checked_len(), 15);
+    }
+
+    #[test]
+    fn join_keeps_equal_links_and_widens_low_half_ranges() {
+        let mut a = base();
+        let mut b = base();
+        let x = Aff::of(Rel::new(LEN, -14));
+        let mut p = Scalar::urange(0, u64::from(u32::MAX));
+        p.link = Some(Link::Low32 {
+            aff: x,
+            lo: -14,
+            hi: 100,
+        });
+        let mut q = p;
+        q.link = Some(Link::Low32 {
+            aff: x,
+            lo: 0,
+            hi: 200,
+        });
+        a.set_reg(3, Value::Scalar(p));
+        b.set_reg(3, Value::Scalar(q));
+        a.set_reg(4, Value::Scalar(p));
+        b.set_reg(4, sc(0, 5, None));
+        let mut next = 100;
+        let j = join(&a, &b, &mut next);
+        let (Value::Scalar(r3), Value::Scalar(r4)) = (j.reg(3), j.reg(4)) else {
+            panic!()
+        };
+        assert_eq!(
+            r3.link,
+            Some(Link::Low32 {
+                aff: x,
+                lo: -14,
+                hi: 200
+            })
+        );
+        assert_eq!(r4.link, None);
     }
 
     #[test]
