@@ -264,7 +264,10 @@ fn p0f_sig(
 }
 
 /// The filter's object, a frame and the controller's map setup.
-fn scenario(name: &str) -> (Vec<u8>, Vec<u8>, Vec<(usize, Vec<u8>, Vec<u8>)>) {
+/// Controller writes before the run: (map id, key, value).
+type Setup = Vec<(usize, Vec<u8>, Vec<u8>)>;
+
+fn scenario(name: &str) -> (Vec<u8>, Vec<u8>, Setup) {
     let path = format!(
         "{}/../controller-examples/filters/{name}.o",
         env!("CARGO_MANIFEST_DIR")

@@ -289,6 +289,12 @@ impl RunEnv {
         self.time
     }
 
+    /// The worker's `get_prandom_u32` generator (shared with the JIT so both
+    /// engines draw the same sequence).
+    pub(crate) fn prng_mut(&mut self) -> &mut Prng {
+        &mut self.prng
+    }
+
     /// Reseeds `get_prandom_u32`.
     pub fn seed_prng(&mut self, seed: u64) {
         self.prng = Prng::new(seed);

@@ -238,8 +238,14 @@ impl Program {
                 }
             })
             .collect::<Result<Vec<_>, _>>()?;
+        // The verifier bounds the instructions one run executes; the
+        // interpreter's budget must never cut a verified run short.
+        let budget = u64::try_from(info.max_insns_executed)
+            .unwrap_or(u64::MAX)
+            .max(interp::DEFAULT_BUDGET);
         let interp = Interpreter::new(&object.insns, maps.clone())?
-            .with_zero_flags_at(&info.zero_flags_at)?;
+            .with_zero_flags_at(&info.zero_flags_at)?
+            .with_budget(budget);
         let exec = match JitProgram::from_verified(interp, &object.insns, &info) {
             Ok(jit) => Exec::Jit(jit),
             Err(fallback) => Exec::Interp(fallback.interp),

@@ -52,14 +52,18 @@
 //!
 //! eBPF r1–r5 live in rdi, rsi, rdx, rcx, r8, the System V argument
 //! registers, so a helper call is `mov r9, ctx; call trampoline`. Each
-//! trampoline is an `extern "C"` Rust function that calls the same
-//! [`crate::helpers::call`] as the interpreter, with a `GuestMemory`
-//! implementation ([`crate::helpers::GuestMemory`]) that checks pointers against the same regions; `rsp` is
-//! 16-byte aligned at every call and r6–r10 live in callee-saved registers
-//! (rbx, r13, r14, r15, rbp), so helpers that use SIMD code (hashbrown's
-//! probing, for one) or clobber caller-saved registers are safe. A failing
-//! helper returns a flag in rdx; the code then leaves through the error exit,
-//! which restores `rsp` from the context at any call depth.
+//! trampoline is an `extern "C"` Rust function that runs the helper with the
+//! interpreter's semantics: keys, values and hashed bytes on the stack or in
+//! the packet are borrowed in place, anything else goes through the same
+//! [`crate::helpers::call`] as the interpreter, with a
+//! [`crate::helpers::GuestMemory`] that checks pointers against the same
+//! regions (so errors, including too many map values in one run, are the
+//! interpreter's). `rsp` is 16-byte aligned at every call and r6–r10 live
+//! in callee-saved registers (rbx, r13, r14, r15, rbp), so helpers that use
+//! SIMD code (hashbrown's probing, for one) or clobber caller-saved
+//! registers are safe. A failing helper returns a flag in rdx; the code then
+//! leaves through the error exit, which restores `rsp` from the context at
+//! any call depth.
 //!
 //! # Map value memory
 //!
@@ -98,7 +102,7 @@ pub mod difftest;
 mod exec_mem;
 #[cfg(all(target_arch = "x86_64", unix))]
 mod runtime;
-#[cfg(test)]
+#[cfg(all(test, target_arch = "x86_64", unix))]
 mod tests;
 #[cfg(all(target_arch = "x86_64", unix))]
 mod x86_64;

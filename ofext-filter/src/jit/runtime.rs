@@ -30,7 +30,6 @@
 
 use core::mem::MaybeUninit;
 use core::ptr::NonNull;
-use std::sync::OnceLock;
 
 use super::JitError;
 use super::exec_mem::ExecMem;
@@ -38,7 +37,7 @@ use super::x86_64::{self as cg, LOAD_SIGNED, err_kind};
 use crate::helpers::{
     self, GuestMemory, Helper, HelperCtx, HelperError, MapTable, Prng, TimeSource, shared,
 };
-use crate::interp::{Interpreter, MAX_FRAMES, MAX_VALUES, RunEnv, RunError};
+use crate::interp::{MAX_FRAMES, MAX_VALUES, RunEnv, RunError};
 use crate::isa::{self, Insn, atomic};
 use crate::maps::RunGuard;
 
@@ -581,27 +580,10 @@ impl GuestMemory for Mem<'_> {
 
 // --------------------------------------------------------- trampolines
 
-/// `get_prandom_u32` from the worker's own generator. `RunEnv` keeps it
-/// private to the interpreter, so the draw is made by a two-slot interpreted
-/// program (`call 7; exit`) on the same environment: the sequence is exactly
-/// the interpreter's.
+/// `get_prandom_u32` from the worker's own generator, so the JIT draws
+/// exactly the interpreter's sequence.
 fn prandom(env: &mut RunEnv) -> u64 {
-    static DRAW: OnceLock<Option<Interpreter>> = OnceLock::new();
-    let prog = DRAW.get_or_init(|| {
-        let call = Insn::new(
-            isa::class::JMP | isa::jmp::CALL,
-            0,
-            0,
-            0,
-            isa::helper::GET_PRANDOM_U32,
-        );
-        let exit = Insn::new(isa::class::JMP | isa::jmp::EXIT, 0, 0, 0, 0);
-        Interpreter::new(&[call, exit], Vec::new()).ok()
-    });
-    // Cannot fail: two slots within any budget, no memory access.
-    prog.as_ref()
-        .and_then(|p| p.run(&mut [], env).ok())
-        .unwrap_or(0)
+    u64::from(env.prng_mut().next_u32())
 }
 
 impl Ctx<'_> {

@@ -589,3 +589,24 @@ fn generated_cases_agree_with_and_without_bmi2() {
     }
     assert!(agreed > 600, "only {agreed} cases ran");
 }
+
+#[test]
+fn shareable_across_workers() {
+    // One compiled program serves every worker, each with its own RunEnv.
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<JitProgram>();
+    let insns = assemble("ldxb %r0, [%r1+0]\nexit").unwrap();
+    let jit = Arc::new(JitProgram::new_checked(&insns, vec![]).unwrap());
+    let threads: Vec<_> = (0..4u8)
+        .map(|k| {
+            let jit = Arc::clone(&jit);
+            std::thread::spawn(move || {
+                let mut env = RunEnv::new(usize::from(k));
+                (0..1000).all(|_| jit.run_readonly(&[k], &mut env) == Ok(u64::from(k)))
+            })
+        })
+        .collect();
+    for t in threads {
+        assert!(t.join().unwrap());
+    }
+}
