@@ -461,19 +461,10 @@ pub(crate) mod strategy {
 mod tests {
     use super::*;
     use crate::oxm::{Match, OFPVID_PRESENT};
+    use crate::wire::test_util::hex;
     use crate::wire::{emit_all, into_error, len_all, parse_all};
     use proptest::prelude::*;
     use std::net::{Ipv4Addr, Ipv6Addr};
-
-    /// Bytes from a hex string; spaces are for readability.
-    fn hex(s: &str) -> Vec<u8> {
-        let digits: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-        assert!(digits.len().is_multiple_of(2), "odd hex string {s:?}");
-        digits
-            .chunks(2)
-            .map(|p| u8::from_str_radix(std::str::from_utf8(p).unwrap(), 16).unwrap())
-            .collect()
-    }
 
     fn err(bytes: &[u8]) -> ParseError {
         into_error(Action::parse(bytes).unwrap_err(), bytes)

@@ -280,18 +280,9 @@ mod tests {
     use super::*;
     use crate::error::{BadActionCode, ParseErrorKind};
     use crate::oxm::Oxm;
+    use crate::wire::test_util::hex;
     use crate::wire::{into_error, parse_all};
     use proptest::prelude::*;
-
-    /// Bytes from a hex string; spaces are for readability.
-    fn hex(s: &str) -> Vec<u8> {
-        let digits: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-        assert!(digits.len().is_multiple_of(2), "odd hex string {s:?}");
-        digits
-            .chunks(2)
-            .map(|p| u8::from_str_radix(std::str::from_utf8(p).unwrap(), 16).unwrap())
-            .collect()
-    }
 
     fn err(bytes: &[u8]) -> ParseError {
         into_error(Instruction::parse(bytes).unwrap_err(), bytes)

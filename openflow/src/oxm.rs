@@ -1371,17 +1371,8 @@ pub(crate) mod strategy {
 mod tests {
     use super::*;
     use crate::error::ParseErrorKind;
+    use crate::wire::test_util::hex;
     use proptest::prelude::*;
-
-    /// Bytes from a hex string; spaces are for readability.
-    fn hex(s: &str) -> Vec<u8> {
-        let digits: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-        assert!(digits.len().is_multiple_of(2), "odd hex string {s:?}");
-        digits
-            .chunks(2)
-            .map(|p| u8::from_str_radix(std::str::from_utf8(p).unwrap(), 16).unwrap())
-            .collect()
-    }
 
     fn err<T: Wire + std::fmt::Debug>(bytes: &[u8]) -> ParseError {
         into_error(T::parse(bytes).unwrap_err(), bytes)

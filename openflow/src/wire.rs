@@ -182,6 +182,20 @@ pub fn len_u16(len: usize) -> u16 {
     u16::try_from(len).unwrap_or(u16::MAX)
 }
 
+/// Helpers shared by the crate's unit tests.
+#[cfg(test)]
+pub(crate) mod test_util {
+    /// Bytes from a hex string; white space is for readability.
+    pub(crate) fn hex(s: &str) -> Vec<u8> {
+        let digits: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+        assert!(digits.len().is_multiple_of(2), "odd hex string {s:?}");
+        digits
+            .chunks(2)
+            .map(|p| u8::from_str_radix(std::str::from_utf8(p).unwrap(), 16).unwrap())
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
