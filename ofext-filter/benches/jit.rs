@@ -33,7 +33,7 @@ use ofext_filter::helpers::{self, TimeSource};
 use ofext_filter::interp::{Interpreter, RunEnv};
 use ofext_filter::isa::{Insn, encode_program};
 use ofext_filter::jit::JitProgram;
-use ofext_filter::maps::{Map, RunGuard};
+use ofext_filter::maps::{BatchGuard, Map, RunGuard};
 use ofext_filter::program::Program;
 use ofext_filter::verifier;
 
@@ -499,6 +499,21 @@ fn bench(c: &mut Criterion) {
         g.throughput(Throughput::Elements(1));
         g.bench_function(format!("{name}/jit"), |b| {
             b.iter(|| jit.run_readonly(black_box(&[]), &mut env))
+        });
+        // The dataplane's way: the thread stays pinned across a batch of 32
+        // runs, so a run's own pin is re-entrant (no memory barrier).
+        g.bench_function(format!("{name}/jit_batched"), |b| {
+            let mut n = 0u32;
+            let mut batch = Some(BatchGuard::enter());
+            b.iter(|| {
+                n = n.wrapping_add(1);
+                if n.is_multiple_of(32) {
+                    batch = None;
+                    batch = Some(BatchGuard::enter());
+                }
+                jit.run_readonly(black_box(&[]), &mut env)
+            });
+            drop(batch);
         });
         g.bench_function(format!("{name}/interp"), |b| {
             b.iter(|| interp.run_readonly(black_box(&[]), &mut env))

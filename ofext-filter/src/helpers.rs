@@ -638,6 +638,8 @@ mod tests {
         // 12-byte value: one full word and a 4-byte tail.
         let mut buf = [0u64; 2];
         let base = buf.as_mut_ptr() as *mut u8;
+        // SAFETY: `base` points at 16 bytes of a live, 8-byte aligned local
+        // buffer that nothing else accesses; every offset used is inside it.
         unsafe {
             shared::store(base, 12, 0, 8, 0x1122_3344_5566_7788);
             assert_eq!(shared::load(base, 12, 0, 8), 0x1122_3344_5566_7788);
@@ -664,6 +666,8 @@ mod tests {
     fn shared_rmw() {
         let mut buf = [0u64; 2];
         let base = buf.as_mut_ptr() as *mut u8;
+        // SAFETY: `base` points at 16 bytes of a live, 8-byte aligned local
+        // buffer that nothing else accesses; every offset used is inside it.
         unsafe {
             shared::store(base, 16, 0, 8, 5);
             assert_eq!(shared::rmw(base, 16, 0, 8, |o| Some(o + 3)), 5);

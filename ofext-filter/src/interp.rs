@@ -92,7 +92,7 @@ pub const MAX_SLOTS: usize = 1 << 21;
 pub const MAX_VALUES: usize = 256;
 
 const FRAME_SIZE: usize = isa::STACK_SIZE;
-const STACK_BYTES: usize = FRAME_SIZE * MAX_FRAMES;
+pub(crate) const STACK_BYTES: usize = FRAME_SIZE * MAX_FRAMES;
 
 /// Why a program cannot be loaded. `pc` is the instruction (slot) index.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -289,15 +289,17 @@ impl RunEnv {
         self.time
     }
 
-    /// The worker's `get_prandom_u32` generator (shared with the JIT so both
-    /// engines draw the same sequence).
-    pub(crate) fn prng_mut(&mut self) -> &mut Prng {
-        &mut self.prng
-    }
-
     /// Reseeds `get_prandom_u32`.
     pub fn seed_prng(&mut self, seed: u64) {
         self.prng = Prng::new(seed);
+    }
+
+    /// What a JIT run borrows: the stack buffer (`STACK_BYTES`, reused
+    /// across runs so that a run does not set up a fresh one) and the
+    /// `get_prandom_u32` generator (shared with the JIT so both engines
+    /// draw the same sequence) and the time source, as separate borrows.
+    pub(crate) fn jit_parts(&mut self) -> (*mut u8, &mut Prng, &TimeSource) {
+        (self.stack.as_mut_ptr().cast(), &mut self.prng, &self.time)
     }
 }
 

@@ -21,12 +21,15 @@
 //!
 //! # The eBPF stack
 //!
-//! 4 KiB (eight 512-byte frames) on the native stack of the run wrapper,
-//! not initialised: zeroing 4 KiB per packet would cost more than a filter,
-//! and a verified program never reads stack bytes it did not write. Checked
-//! runs (unverified programs) zero it first, so what they may read is
-//! deterministic. The values granted to the run are tracked inline (a
-//! vector is allocated only past [`INLINE_VALUES`]).
+//! 4 KiB (eight 512-byte frames): the worker's stack buffer in its
+//! [`RunEnv`], the one the interpreter uses, reused across runs and not
+//! initialised: zeroing 4 KiB per packet would cost more than a filter, and
+//! a verified program never reads stack bytes it did not write. Checked runs
+//! (unverified programs) zero it first, so what they may read is
+//! deterministic. (A buffer on the native stack would make every run's frame
+//! larger than a page, which costs a stack probe per run.) The values granted
+//! to the run are tracked inline (a vector is allocated only past
+//! [`INLINE_VALUES`]).
 
 use core::mem::MaybeUninit;
 use core::ptr::NonNull;
@@ -37,13 +40,15 @@ use super::x86_64::{self as cg, LOAD_SIGNED, err_kind};
 use crate::helpers::{
     self, GuestMemory, Helper, HelperCtx, HelperError, MapTable, Prng, TimeSource, shared,
 };
-use crate::interp::{MAX_FRAMES, MAX_VALUES, RunEnv, RunError};
+use crate::interp::{MAX_FRAMES, MAX_VALUES, RunEnv, RunError, STACK_BYTES as ENV_STACK_BYTES};
 use crate::isa::{self, Insn, atomic};
-use crate::maps::RunGuard;
+use crate::maps::{Map, RunGuard};
 
 const FRAME: u64 = isa::STACK_SIZE as u64;
 const STACK_WORDS: usize = isa::STACK_SIZE * MAX_FRAMES / 8;
 const STACK_BYTES: u64 = (STACK_WORDS * 8) as u64;
+// The run uses the environment's stack buffer.
+const _: () = assert!(STACK_BYTES as usize == ENV_STACK_BYTES);
 
 /// The compiled code of one program.
 #[derive(Debug)]
@@ -66,10 +71,6 @@ struct Value {
     ptr: NonNull<u8>,
     len: usize,
 }
-
-/// The eBPF stack of a run: eight 512-byte frames.
-#[repr(C, align(16))]
-struct Stack([u64; STACK_WORDS]);
 
 /// Values granted inline before a run needs the heap (filters look up one
 /// or two).
@@ -153,11 +154,17 @@ pub(super) struct Ctx<'a> {
     pkt_addr: u64,
     pkt_len: u64,
     writable: bool,
+    /// Checked mode (an unverified program): map handles are searched for
+    /// in `maps`, not trusted.
+    checked: bool,
     values: &'a mut Values,
     maps: &'a MapTable,
     guard: Option<&'a RunGuard>,
-    time: TimeSource,
-    env: &'a mut RunEnv,
+    /// The worker's time source, read only when `ktime_get_ns` is called
+    /// (copying it per run would load what the dataplane has just stored).
+    time: &'a TimeSource,
+    /// The worker's `get_prandom_u32` generator.
+    prng: &'a mut Prng,
     /// The error a trampoline reported (a helper's `pc` is filled in from
     /// `err_pc`).
     fault: Option<RunError>,
@@ -291,22 +298,20 @@ fn run_native(
     env: &mut RunEnv,
     error: &mut Option<RunError>,
 ) -> u64 {
-    // Not initialised: a verified program never reads a stack byte it did
-    // not write (the verifier tracks every byte, helper arguments included),
-    // and 4 KiB of zeros per packet would cost more than a filter. Checked
-    // runs (unverified programs) get zeros, so what they may read is
-    // deterministic.
-    let mut stack = MaybeUninit::<Stack>::uninit();
+    let guard = native.uses_maps.then(|| RunGuard::enter(env.cpu()));
+    // The worker's buffer, left as the previous run left it: a verified
+    // program never reads a stack byte it did not write (the verifier tracks
+    // every byte, helper arguments included), and 4 KiB of zeros per packet
+    // would cost more than a filter. Checked runs (unverified programs) get
+    // zeros, so what they may read is deterministic.
+    let (stack, prng, time) = env.jit_parts();
     if checked {
-        // SAFETY: writes zeros over exactly the buffer.
-        unsafe { stack.as_mut_ptr().write_bytes(0, 1) };
+        // SAFETY: the buffer is STACK_BYTES long (asserted above).
+        unsafe { stack.write_bytes(0, STACK_BYTES as usize) };
     }
-    let stack: *mut u8 = stack.as_mut_ptr().cast();
     let mut values = Values::new();
     let stack_addr = stack.addr() as u64;
     let top = stack_addr + STACK_BYTES;
-    let guard = native.uses_maps.then(|| RunGuard::enter(env.cpu()));
-    let time = env.time();
     let mut ctx = Ctx {
         stack_top: top,
         stack_lo: top - FRAME,
@@ -324,11 +329,12 @@ fn run_native(
         pkt_addr: pkt.addr() as u64,
         pkt_len: len as u64,
         writable,
+        checked,
         values: &mut values,
         maps,
         guard: guard.as_ref(),
         time,
-        env,
+        prng,
         fault: None,
     };
     // SAFETY: the mapping holds code generated for this entry signature
@@ -582,8 +588,8 @@ impl GuestMemory for Mem<'_> {
 
 /// `get_prandom_u32` from the worker's own generator, so the JIT draws
 /// exactly the interpreter's sequence.
-fn prandom(env: &mut RunEnv) -> u64 {
-    u64::from(env.prng_mut().next_u32())
+fn prandom(prng: &mut Prng) -> u64 {
+    u64::from(prng.next_u32())
 }
 
 impl Ctx<'_> {
@@ -592,7 +598,7 @@ impl Ctx<'_> {
     fn helper(&mut self, helper: Helper, args: &[u64; 5]) -> Result<u64, HelperError> {
         match helper {
             Helper::KtimeGetNs => Ok(self.time.now_ns()),
-            Helper::GetPrandomU32 => Ok(prandom(self.env)),
+            Helper::GetPrandomU32 => Ok(prandom(self.prng)),
             _ => {
                 if let Some(r) = self.fast_helper(helper, args) {
                     return r;
@@ -615,7 +621,7 @@ impl Ctx<'_> {
             let mem = self.mem();
             return Some(Ok(u64::from(helpers::hash(mem.plain(args[0], len)?))));
         }
-        let map = self.maps.resolve(args[0])?;
+        let map = map_of(self.checked, self.maps, args[0])?;
         let guard = self.guard?;
         let key_size = map.def().key_size as usize;
         let mut mem = self.mem();
@@ -650,12 +656,28 @@ impl Ctx<'_> {
         let mut hctx = HelperCtx {
             maps: self.maps,
             guard: self.guard,
-            time: self.time,
+            time: *self.time,
             prng: &mut unused,
         };
         let mut mem = self.mem();
         helpers::call(helper, args, &mut hctx, &mut mem)
     }
+}
+
+/// The map behind a handle. Checked mode searches the table (a register
+/// may hold anything). A verified program passes only a map reference
+/// loaded by `lddw map:N` (the verifier's `MapRef`, usable only as a helper
+/// argument), which the code generator emitted as [`MapTable::handle`]: the
+/// address of a map the table keeps alive.
+#[inline(always)]
+fn map_of(checked: bool, maps: &MapTable, handle: u64) -> Option<&Map> {
+    if checked {
+        return maps.resolve(handle);
+    }
+    debug_assert!(maps.resolve(handle).is_some());
+    // SAFETY: as above, `handle` is `Arc::as_ptr` of a map in `maps`, which
+    // the caller borrows for the returned lifetime.
+    Some(unsafe { &*(handle as usize as *const Map) })
 }
 
 /// Helper `ID` called from native code: r1–r5 in the System V argument

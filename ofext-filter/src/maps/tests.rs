@@ -744,3 +744,25 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn batch_guard_pins_until_dropped_and_runs_nest_in_it() {
+    assert!(!crossbeam_epoch::is_pinned());
+    let m = map(MapType::Hash, 4, 8, 4);
+    m.update_from_controller(&k32(1), &[7; 8], 0).unwrap();
+    let batch = BatchGuard::enter();
+    assert!(crossbeam_epoch::is_pinned());
+    for _ in 0..3 {
+        let g = RunGuard::enter(0);
+        let p = m.lookup(&k32(1), &g).expect("present");
+        let mut got = [0u8; 8];
+        // SAFETY: a value looked up under `g`, 8 bytes, accessed atomically.
+        unsafe { copy_from_shared(p.as_ptr(), &mut got) };
+        assert_eq!(got, [7; 8]);
+        drop(g);
+        // The run's guard ended; the batch's pin remains.
+        assert!(crossbeam_epoch::is_pinned());
+    }
+    drop(batch);
+    assert!(!crossbeam_epoch::is_pinned());
+}

@@ -51,25 +51,52 @@ pub(super) fn zero(dst: &[AtomicU64]) {
 ///
 /// Used for keys, which are written once before their node is published and
 /// never again, so the relaxed loads always see the final bytes.
+///
+/// The probe key is local memory: it is read with plain unaligned word loads,
+/// and its final partial word is assembled in a register with shifts. Copying
+/// it into a zeroed buffer and reading that back as one word would make the
+/// load wait for the narrower stores (no store-to-load forwarding), which
+/// cost more than the whole comparison.
 #[inline]
 pub(super) fn eq_bytes(words: &[AtomicU64], bytes: &[u8]) -> bool {
-    let mut chunks = bytes.chunks_exact(8);
-    let mut words = words.iter();
-    for chunk in &mut chunks {
+    if words.len() != words_for(bytes.len()) {
+        return false;
+    }
+    let chunks = bytes.chunks_exact(8);
+    let rest = chunks.remainder();
+    for (w, chunk) in words.iter().zip(chunks) {
         let mut b = [0u8; 8];
         b.copy_from_slice(chunk);
-        match words.next() {
-            Some(w) if w.load(Relaxed) == u64::from_ne_bytes(b) => {}
-            _ => return false,
+        if w.load(Relaxed) != u64::from_ne_bytes(b) {
+            return false;
         }
     }
-    let rest = chunks.remainder();
     if rest.is_empty() {
         return true;
     }
-    let mut b = [0u8; 8];
-    b[..rest.len()].copy_from_slice(rest);
-    matches!(words.next(), Some(w) if w.load(Relaxed) == u64::from_ne_bytes(b))
+    // `rest` is 1 to 7 bytes; `words` has one more word (checked above).
+    let Some(last) = words.last() else {
+        return false;
+    };
+    // Little-endian value of `rest` followed by zeros, built from at most
+    // three plain loads.
+    let mut tail = 0u64;
+    let mut at = 0;
+    if rest.len() >= 4 {
+        tail = u64::from(u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]));
+        at = 4;
+    }
+    if rest.len() - at >= 2 {
+        let half = u16::from_le_bytes([rest[at], rest[at + 1]]);
+        tail |= u64::from(half) << (8 * at);
+        at += 2;
+    }
+    if let Some(&byte) = rest.get(at) {
+        tail |= u64::from(byte) << (8 * at);
+    }
+    // The word holds the padded bytes in memory order (`from_ne_bytes`):
+    // read as little-endian it is `tail`.
+    u64::from_le(last.load(Relaxed)) == tail
 }
 
 /// Copies `dst.len()` bytes from map memory at `src` with relaxed atomic byte
@@ -105,5 +132,44 @@ pub unsafe fn copy_to_shared(dst: *mut u8, src: &[u8]) {
         // writes and only accessed atomically; `AtomicU8` has alignment 1.
         let byte = unsafe { AtomicU8::from_ptr(dst.add(i)) };
         byte.store(*s, Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words_of(bytes: &[u8]) -> Vec<AtomicU64> {
+        let words: Vec<AtomicU64> = (0..words_for(bytes.len()))
+            .map(|_| AtomicU64::new(u64::MAX))
+            .collect();
+        store_bytes(&words, bytes);
+        words
+    }
+
+    #[test]
+    fn eq_bytes_every_length_and_position() {
+        for len in 0..=24usize {
+            let key: Vec<u8> = (0..len).map(|i| i as u8 + 1).collect();
+            let words = words_of(&key);
+            assert!(eq_bytes(&words, &key), "len {len}");
+            for i in 0..len {
+                let mut other = key.clone();
+                other[i] ^= 0x80;
+                assert!(!eq_bytes(&words, &other), "len {len}, byte {i}");
+            }
+            // A shorter probe never matches (its last byte is nonzero).
+            if len > 0 {
+                assert!(!eq_bytes(&words, &key[..len - 1]), "len {len}, shorter");
+            }
+        }
+    }
+
+    #[test]
+    fn eq_bytes_padding_must_be_zero() {
+        let words = [AtomicU64::new(u64::from_ne_bytes([1, 2, 3, 0, 0, 0, 0, 9]))];
+        assert!(!eq_bytes(&words, &[1, 2, 3]));
+        words[0].store(u64::from_ne_bytes([1, 2, 3, 0, 0, 0, 0, 0]), Relaxed);
+        assert!(eq_bytes(&words, &[1, 2, 3]));
     }
 }
