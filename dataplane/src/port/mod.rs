@@ -42,7 +42,7 @@
 //! but not yet its bytes; OpenFlow statistics do not promise more.
 //!
 //! Another worker that must send out of a port it does not own (a flood, an
-//! output to a port polled elsewhere) uses a [`TxLink`]: a bounded lock-free
+//! output to a port polled elsewhere) uses a tx link ([`tx_link`]): a bounded lock-free
 //! queue from that worker into the owner, drained by the owner with
 //! [`Port::drain_link`] in its loop. A full link drops and counts, it never
 //! blocks the sender. To keep every worker's pool at a constant size, the
