@@ -170,6 +170,7 @@ mod tests {
     use super::*;
     use crate::error::{ErrorCode, GroupModFailedCode, ParseErrorKind};
     use crate::wire::into_error;
+    use crate::wire::test_util::check_round_trip;
     use proptest::prelude::*;
 
     #[rustfmt::skip]
@@ -301,11 +302,7 @@ mod tests {
     proptest! {
         #[test]
         fn round_trip(v in strategy::bucket()) {
-            let b = v.to_vec();
-            prop_assert_eq!(b.len(), v.wire_len());
-            let (rest, w) = Bucket::parse(&b).unwrap();
-            prop_assert!(rest.is_empty());
-            prop_assert_eq!(w, v);
+            check_round_trip(&v)?;
         }
 
         #[test]

@@ -288,6 +288,7 @@ pub(crate) mod strategy {
 mod tests {
     use super::*;
     use crate::error::{ErrorCode, MeterModFailedCode, ParseErrorKind};
+    use crate::wire::test_util::check_round_trip;
     use crate::wire::{into_error, parse_all};
     use proptest::prelude::*;
 
@@ -467,11 +468,7 @@ mod tests {
     proptest! {
         #[test]
         fn round_trip(v in strategy::band()) {
-            let b = v.to_vec();
-            prop_assert_eq!(b.len(), v.wire_len());
-            let (rest, w) = MeterBand::parse(&b).unwrap();
-            prop_assert!(rest.is_empty());
-            prop_assert_eq!(w, v);
+            check_round_trip(&v)?;
         }
 
         #[test]

@@ -270,6 +270,7 @@ mod tests {
     use super::*;
     use crate::error::{ErrorCode, ParseErrorKind};
     use crate::wire::into_error;
+    use crate::wire::test_util::check_round_trip;
     use proptest::prelude::*;
 
     #[rustfmt::skip]
@@ -415,11 +416,7 @@ mod tests {
     proptest! {
         #[test]
         fn round_trip(q in strategy::queue()) {
-            let b = q.to_vec();
-            prop_assert_eq!(b.len(), q.wire_len());
-            let (rest, r) = PacketQueue::parse(&b).unwrap();
-            prop_assert!(rest.is_empty());
-            prop_assert_eq!(r, q);
+            check_round_trip(&q)?;
         }
 
         #[test]

@@ -185,6 +185,38 @@ pub fn len_u16(len: usize) -> u16 {
 /// Helpers shared by the crate's unit tests.
 #[cfg(test)]
 pub(crate) mod test_util {
+    use super::{Wire, emit_all, len_all, parse_all};
+    use proptest::prelude::*;
+
+    /// The round-trip property every wire type has: `wire_len` is what
+    /// `emit` writes, `parse` consumes exactly that and gives the value
+    /// back, and re-emitting gives the same bytes.
+    pub(crate) fn check_round_trip<T>(v: &T) -> Result<(), TestCaseError>
+    where
+        T: Wire + PartialEq + core::fmt::Debug,
+    {
+        let bytes = v.to_vec();
+        prop_assert_eq!(bytes.len(), v.wire_len());
+        let (rest, back) = T::parse(&bytes).map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
+        prop_assert!(rest.is_empty());
+        prop_assert_eq!(&back, v);
+        prop_assert_eq!(back.to_vec(), bytes);
+        Ok(())
+    }
+
+    /// The same for a list filling a length-delimited region.
+    pub(crate) fn check_list_round_trip<T>(list: &[T]) -> Result<(), TestCaseError>
+    where
+        T: Wire + PartialEq + core::fmt::Debug,
+    {
+        let mut bytes = Vec::new();
+        emit_all(list, &mut bytes);
+        prop_assert_eq!(bytes.len(), len_all(list));
+        let back: Vec<T> = parse_all(&bytes).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(back.as_slice(), list);
+        Ok(())
+    }
+
     /// Bytes from a hex string; white space is for readability.
     pub(crate) fn hex(s: &str) -> Vec<u8> {
         let digits: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
