@@ -253,6 +253,20 @@ impl<V: Clone> FlowCache<V> {
         run: &mut impl FnMut(&P) -> bool,
         make: impl FnOnce(Option<&Arc<Rule<T, P>>>) -> V,
     ) -> (V, bool) {
+        self.classify_with(cls, key, trace, run, |_, rule| make(rule))
+    }
+
+    /// [`FlowCache::classify`] whose `make` also gets the rank of the hit
+    /// ([`NO_RANK`](crate::classifier::NO_RANK) on a miss): caching the rank
+    /// alone is the cheapest value, no reference count is touched on a hit.
+    pub fn classify_with<T, P>(
+        &mut self,
+        cls: &Classifier<T, P>,
+        key: &FlowKey,
+        trace: &mut Trace,
+        run: &mut impl FnMut(&P) -> bool,
+        make: impl FnOnce(u32, Option<&Arc<Rule<T, P>>>) -> V,
+    ) -> (V, bool) {
         let replay = match self.probe(cls, key, run) {
             Probe::Hit { value, chain } => {
                 trace.set_chain(chain);
@@ -260,7 +274,8 @@ impl<V: Clone> FlowCache<V> {
             }
             Probe::Miss { replay } => replay,
         };
-        let value = make(cls.lookup_replay(key, trace, &replay, run));
+        let rank = cls.lookup_replay_rank(key, trace, &replay, run);
+        let value = make(rank, cls.rule(rank));
         self.insert(key, cls.version(), trace.chain(), value.clone());
         (value, false)
     }

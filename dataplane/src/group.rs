@@ -81,6 +81,7 @@
 //! with [`GroupError::UnknownChainedGroup`], which the agent reports as
 //! GROUP_MOD_FAILED/CHAINED_GROUP for a DELETE.
 
+use crate::counters::bump;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::Arc;
@@ -1092,12 +1093,6 @@ fn set_bit(bits: &mut [u64], i: usize, v: bool) {
             *w &= !(1 << (i % 64));
         }
     }
-}
-
-/// Adds to a counter that has a single writer (see `port::PortStats`).
-#[inline]
-fn bump(c: &AtomicU64, n: u64) {
-    c.store(c.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
 }
 
 /// One worker's counters for one group, on its own cache line.

@@ -63,9 +63,13 @@
 pub mod buf;
 pub mod cache;
 pub mod classifier;
+pub mod counters;
+pub mod frames;
 pub mod group;
 pub mod key;
 pub mod meter;
 pub mod modify;
 pub mod packet;
+pub mod pipeline;
 pub mod port;
+pub mod worker;

@@ -84,6 +84,7 @@
 //! A meter without bands is accepted: it counts and never acts. The number
 //! of meters ([`MAX_METERS`], OUT_OF_METERS) is the agent's to check.
 
+use crate::counters::bump;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -469,12 +470,6 @@ fn take(tat: &AtomicU64, now: u64, cost: u64, tolerance: u64) -> bool {
             Err(actual) => cur = actual,
         }
     }
-}
-
-/// Adds to a counter that has a single writer (see `port::PortStats`).
-#[inline]
-fn bump(c: &AtomicU64, n: u64) {
-    c.store(c.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
 }
 
 /// The meters of one snapshot, by id. Cloning shares the meters (their

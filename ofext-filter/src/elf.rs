@@ -64,7 +64,8 @@
 //! Two conventions, both 20-byte `{type, key_size, value_size, max_entries,
 //! flags}` records named by the symbols that define them: libbpf's legacy
 //! `maps` section with Linux type numbers, or else Oko's, where the first
-//! writable data section (`.data`) holds the records with Oko's numbers. Map
+//! writable data section (`.data`; libbpf's `license` and `version`
+//! metadata sections excepted) holds the records with Oko's numbers. Map
 //! ids are the definition order (symbol offsets), which is what a controller
 //! sees in `map_desc`. Other global data (`.rodata`, `.bss`, non-map `.data`)
 //! has no runtime home here and is refused by name.
@@ -911,6 +912,8 @@ impl<'a> Elf<'a> {
                 self.sh_type(i) == elf::SHT_PROGBITS.0
                     && self.has_flags(i, elf::SHF_WRITE.0 | elf::SHF_ALLOC.0)
                     && !self.has_flags(i, elf::SHF_EXECINSTR.0)
+                    // libbpf's metadata sections are writable data too.
+                    && !matches!(self.name(i), "license" | "version")
             })
         };
         let (section, convention) = match legacy {

@@ -499,8 +499,20 @@ impl<T, P> Classifier<T, P> {
         replay: &FilterChain,
         run: &mut impl FnMut(&P) -> bool,
     ) -> Option<&Arc<Rule<T, P>>> {
+        self.rule(self.lookup_replay_rank(key, trace, replay, run))
+    }
+
+    /// [`Classifier::lookup_replay`] returning the rank of the hit (or
+    /// [`NO_RANK`]).
+    pub fn lookup_replay_rank(
+        &self,
+        key: &FlowKey,
+        trace: &mut Trace,
+        replay: &FilterChain,
+        run: &mut impl FnMut(&P) -> bool,
+    ) -> u32 {
         let mut i = 0;
-        let rank = self.lookup_rank(key, trace, &mut |rank, p| match replay.get(i) {
+        self.lookup_rank(key, trace, &mut |rank, p| match replay.get(i) {
             Some((r, answer)) if r == rank => {
                 i += 1;
                 answer
@@ -511,8 +523,7 @@ impl<T, P> Classifier<T, P> {
                 i = MAX_CHAIN;
                 run(p)
             }
-        });
-        self.rule(rank)
+        })
     }
 
     /// The lookup proper: the rank of the hit or [`NO_RANK`]. `run` gets the

@@ -75,6 +75,7 @@ pub mod afpacket;
 pub mod mem;
 pub mod pcap;
 
+use crate::counters::bump;
 use core::str::FromStr;
 use std::os::fd::RawFd;
 use std::sync::Arc;
@@ -126,14 +127,6 @@ pub struct PortStats {
     tx_errors: AtomicU64,
     link_up: AtomicBool,
     link_generation: AtomicU64,
-}
-
-/// Adds to a counter that has a single writer: a relaxed load and store
-/// instead of an atomic read-modify-write, which would be a locked
-/// instruction on the hot path for no benefit.
-#[inline]
-fn bump(c: &AtomicU64, n: u64) {
-    c.store(c.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
 }
 
 impl PortStats {
