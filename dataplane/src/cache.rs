@@ -46,11 +46,10 @@
 //! (an insertion drops the evicted `V` in place). The cache is owned by one
 //! worker (`&mut self`); nothing in it is shared.
 
-use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 
 use crate::classifier::{Classifier, FilterChain, Rule, Trace};
-use crate::key::FlowKey;
+use crate::key::{FlowKey, KeyHasher};
 
 /// OVS's EMC size, a good default for one worker.
 pub const DEFAULT_CAPACITY: usize = 8192;
@@ -99,7 +98,7 @@ pub enum Probe<'a, V> {
 pub struct FlowCache<V> {
     slots: Box<[Option<Entry<V>>]>,
     wrap: usize,
-    hasher: foldhash::fast::RandomState,
+    hasher: KeyHasher,
     stats: CacheStats,
 }
 
@@ -119,7 +118,7 @@ impl<V: Clone> FlowCache<V> {
         Self {
             slots: (0..n).map(|_| None).collect(),
             wrap: n - 1,
-            hasher: foldhash::fast::RandomState::default(),
+            hasher: KeyHasher::new(),
             stats: CacheStats::default(),
         }
     }
@@ -143,11 +142,7 @@ impl<V: Clone> FlowCache<V> {
 
     #[inline]
     fn hash(&self, key: &FlowKey) -> u64 {
-        let mut h = self.hasher.build_hasher();
-        for &w in &key.w {
-            h.write_u64(w);
-        }
-        h.finish()
+        self.hasher.hash(key)
     }
 
     /// The two candidate slots of a hash.

@@ -132,11 +132,130 @@ pub mod field {
 }
 
 /// Every match field of one packet (see the module docs for the layout).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, Copy, Default)]
 #[repr(C, align(8))]
 pub struct FlowKey {
     /// The words.
     pub w: [u64; KEY_WORDS],
+}
+
+impl PartialEq for FlowKey {
+    /// Branch-free: the XOR of every word pair OR-ed together (vectorises;
+    /// the derived comparison is a `memcmp` call, measured 7% of a cache
+    /// hit).
+    #[inline]
+    fn eq(&self, other: &Self) -> bool {
+        self.w
+            .iter()
+            .zip(&other.w)
+            .fold(0u64, |acc, (a, b)| acc | (a ^ b))
+            == 0
+    }
+}
+
+impl Eq for FlowKey {}
+
+impl core::hash::Hash for FlowKey {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        self.w.hash(state);
+    }
+}
+
+/// `a * b` as 128 bits, halves XOR-ed (the mixing step of wyhash and
+/// foldhash).
+#[inline(always)]
+fn folded_multiply(a: u64, b: u64) -> u64 {
+    let p = u128::from(a) * u128::from(b);
+    (p as u64) ^ ((p >> 64) as u64)
+}
+
+/// A seeded hash over key words for the flow cache and the classifier's
+/// subtables.
+///
+/// Words are taken in pairs, each pair mixed by one folded multiply with
+/// its own secret keys, and the products summed (the NH construction of
+/// UMAC, with wyhash's fold): the multiplies are independent, so a
+/// 17-word key costs nine multiplies in parallel rather than seventeen in a
+/// chain, as a streaming hasher would (measured: the streaming hash was
+/// 30% of an exact-match cache hit). Keys come from a random seed per
+/// hasher, so colliding keys cannot be precomputed from outside.
+#[derive(Debug, Clone)]
+pub struct KeyHasher {
+    k: [u64; KEY_WORDS + 3],
+}
+
+impl Default for KeyHasher {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl KeyHasher {
+    /// A hasher with fresh random keys.
+    pub fn new() -> Self {
+        use std::hash::{BuildHasher, RandomState};
+        Self::with_seed(RandomState::new().hash_one(0x6f6b_6f64u64))
+    }
+
+    /// A hasher with keys derived from `seed` (reproducible).
+    pub fn with_seed(seed: u64) -> Self {
+        let mut state = seed;
+        let mut k = [0u64; KEY_WORDS + 3];
+        for x in &mut k {
+            // splitmix64; odd keys keep the multiplies invertible-ish.
+            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            *x = (z ^ (z >> 31)) | 1;
+        }
+        Self { k }
+    }
+
+    #[inline(always)]
+    fn finish(&self, acc: u64, n: usize) -> u64 {
+        folded_multiply(
+            acc ^ self.k[KEY_WORDS + 1],
+            self.k[KEY_WORDS + 2] ^ n as u64,
+        )
+    }
+
+    /// The hash of a whole key.
+    #[inline]
+    pub fn hash(&self, key: &FlowKey) -> u64 {
+        let w = &key.w;
+        let k = &self.k;
+        let mut acc = 0u64;
+        let mut i = 0;
+        while i + 1 < KEY_WORDS {
+            acc = acc.wrapping_add(folded_multiply(w[i] ^ k[i], w[i + 1] ^ k[i + 1]));
+            i += 2;
+        }
+        acc = acc.wrapping_add(folded_multiply(
+            w[KEY_WORDS - 1] ^ k[KEY_WORDS - 1],
+            k[KEY_WORDS],
+        ));
+        self.finish(acc, KEY_WORDS)
+    }
+
+    /// The hash of the words `words` of `key`, each AND-ed with the mask
+    /// word at the same position of `masks`.
+    #[inline]
+    pub fn hash_masked(&self, key: &FlowKey, words: &[u8], masks: &[u64]) -> u64 {
+        let k = &self.k;
+        let n = words.len().min(masks.len()).min(KEY_WORDS);
+        let word = |j: usize| key.w[usize::from(words[j]) % KEY_WORDS] & masks[j];
+        let mut acc = 0u64;
+        let mut j = 0;
+        while j + 1 < n {
+            acc = acc.wrapping_add(folded_multiply(word(j) ^ k[j], word(j + 1) ^ k[j + 1]));
+            j += 2;
+        }
+        if j < n {
+            acc = acc.wrapping_add(folded_multiply(word(j) ^ k[j], k[KEY_WORDS]));
+        }
+        self.finish(acc, n)
+    }
 }
 
 impl FlowKey {
@@ -199,6 +318,39 @@ pub const fn u64_to_mac(v: u64) -> [u8; 6] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_hasher_spreads_and_respects_masks() {
+        let h = KeyHasher::with_seed(7);
+        let mut seen = std::collections::HashSet::new();
+        for i in 0..10_000u64 {
+            let mut k = FlowKey::new();
+            k.set(field::IPV4_SRC, i);
+            k.set(field::TP_DST, i % 7);
+            assert!(seen.insert(h.hash(&k)), "collision at {i}");
+        }
+        // Bits outside the mask do not change the masked hash; bits inside do.
+        let mut a = FlowKey::new();
+        a.w[6] = 0x0a00_0001_0a00_0002;
+        let mut b = a;
+        b.w[6] ^= 0xff;
+        let words = [6u8, 3];
+        let masks = [0xffff_ffff_0000_0000, u64::MAX];
+        assert_eq!(
+            h.hash_masked(&a, &words, &masks),
+            h.hash_masked(&b, &words, &masks)
+        );
+        b.w[6] ^= 1 << 40;
+        assert_ne!(
+            h.hash_masked(&a, &words, &masks),
+            h.hash_masked(&b, &words, &masks)
+        );
+        // Equality is word-exact.
+        let mut c = a;
+        assert_eq!(a, c);
+        c.w[16] = 1;
+        assert_ne!(a, c);
+    }
 
     #[test]
     fn fields_do_not_overlap_except_shared_ones() {

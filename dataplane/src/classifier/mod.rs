@@ -82,12 +82,11 @@ mod flow_match;
 pub use flow_match::FlowMatch;
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 
 use ofext_filter::program::Program;
 
-use crate::key::{FlowKey, KEY_WORDS};
+use crate::key::{FlowKey, KEY_WORDS, KeyHasher};
 
 /// The rank meaning "none".
 pub const NO_RANK: u32 = u32::MAX;
@@ -278,17 +277,13 @@ struct Subtable {
 
 impl Subtable {
     #[inline]
-    fn hash(&self, state: &foldhash::fast::RandomState, key: &FlowKey) -> u64 {
-        let mut h = state.build_hasher();
-        for (&i, &m) in self.words[..self.n_words].iter().zip(&self.mask) {
-            h.write_u64(key.w[usize::from(i)] & m);
-        }
-        h.finish()
+    fn hash(&self, state: &KeyHasher, key: &FlowKey) -> u64 {
+        state.hash_masked(key, &self.words[..self.n_words], &self.mask)
     }
 
     /// The bucket `key` falls into, if any.
     #[inline]
-    fn find(&self, state: &foldhash::fast::RandomState, key: &FlowKey) -> Option<&Bucket> {
+    fn find(&self, state: &KeyHasher, key: &FlowKey) -> Option<&Bucket> {
         let h = self.hash(state, key);
         let tag = (h >> 32) as u32;
         let n = self.n_words;
@@ -336,7 +331,7 @@ pub struct Classifier<T, P = Arc<Program>> {
     subtables: Vec<Subtable>,
     /// Ranks of the leading program rules of every bucket.
     filtered: Vec<u32>,
-    hasher: foldhash::fast::RandomState,
+    hasher: KeyHasher,
 }
 
 impl<T, P> Classifier<T, P> {
@@ -349,7 +344,7 @@ impl<T, P> Classifier<T, P> {
         rules.truncate(NO_RANK as usize);
         // Randomly seeded: keys are chosen by whoever sends packets, so
         // bucket placement should not be predictable from outside.
-        let hasher = foldhash::fast::RandomState::default();
+        let hasher = KeyHasher::new();
 
         // Group: mask -> (masked value -> ranks), in rank order.
         let mut by_mask: HashMap<FlowKey, usize> = HashMap::new();
