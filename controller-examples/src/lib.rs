@@ -4,3 +4,4 @@
 
 pub mod client;
 pub mod ofctl;
+pub mod secure_edge;

@@ -38,6 +38,10 @@ pub struct Ip4 {
     pub ttl: u8,
     /// DSCP (6 bits).
     pub dscp: u8,
+    /// Don't-fragment flag.
+    pub df: bool,
+    /// IP identification.
+    pub id: u16,
 }
 
 impl Default for Ip4 {
@@ -49,6 +53,8 @@ impl Default for Ip4 {
             dst: Ipv4Addr::new(10, 0, 0, 2),
             ttl: 64,
             dscp: 0,
+            df: true,
+            id: 1,
         }
     }
 }
@@ -109,8 +115,10 @@ fn ipv4(
     h[0] = 0x45;
     h[1] = ip.dscp << 2;
     h[2..4].copy_from_slice(&(total as u16).to_be_bytes());
-    h[4..6].copy_from_slice(&1u16.to_be_bytes());
-    h[6] = 0x40; // DF
+    h[4..6].copy_from_slice(&ip.id.to_be_bytes());
+    if ip.df {
+        h[6] = 0x40;
+    }
     h[8] = ip.ttl;
     h[9] = proto;
     h[12..16].copy_from_slice(&ip.src.octets());

@@ -348,6 +348,9 @@ impl FromStr for PortSpec {
                 nanosecond: false,
             }));
         }
+        if s == "mem" {
+            return Ok(PortSpec::Mem(mem::MemConfig::default()));
+        }
         if let Some(rest) = s.strip_prefix("mem:") {
             let mut cfg = mem::MemConfig::default();
             if !rest.is_empty() {
@@ -679,6 +682,7 @@ mod tests {
         };
         assert_eq!(m.capacity, 64);
         assert!(matches!("mem:".parse::<PortSpec>(), Ok(PortSpec::Mem(_))));
+        assert!(matches!("mem".parse::<PortSpec>(), Ok(PortSpec::Mem(_))));
         assert!(matches!(
             "mem:0".parse::<PortSpec>(),
             Err(PortSpecError::BadCapacity { .. })
