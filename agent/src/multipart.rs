@@ -187,7 +187,14 @@ fn table_features(sw: &Switch, t: u8) -> TableFeatures {
         length: (OXM_FILTER_PROG_HEADER & 0xff) as u8,
         experimenter: Some(OKO_EXPERIMENTER),
     });
-    let wildcards = matchable.clone();
+    // WILDCARDS lists fields, not masks (OVS refuses masked ids here).
+    let wildcards: Vec<OxmId> = matchable
+        .iter()
+        .map(|o| match o.experimenter {
+            Some(_) => *o,
+            None => OxmId::basic(o.field, false),
+        })
+        .collect();
     // Settable: every basic field but in_port, in_phy_port, metadata and
     // ipv6_exthdr (0, 1, 2, 39).
     let settable: Vec<OxmId> = (3..=38u8)

@@ -79,7 +79,8 @@
 //! 4. a state-changing message from a SLAVE → BAD_REQUEST/IS_SLAVE
 //!    ([`Session::check_modify`]).
 //!
-//! Every error echoes the request's xid and carries its first 64 bytes.
+//! Every error echoes the request's xid and carries the request (at least
+//! its first 64 bytes, as the spec asks; the whole of it when it fits).
 //! ECHO_REQUEST, ECHO_REPLY, SET_ASYNC and GET_ASYNC_REQUEST are handled
 //! here; everything else (including ERRORs from the controller, which are
 //! never answered, to avoid error ping-pong) becomes [`Event::Message`].
@@ -585,7 +586,7 @@ impl Session {
         Ok(())
     }
 
-    /// Queues an ERROR answering `request`: its xid, and its first 64 bytes
+    /// Queues an ERROR answering `request`: its xid, and the request itself
     /// (re-encoded) as data.
     pub fn send_error(&mut self, request: &Message, code: ErrorCode) -> Result<(), SendError> {
         let bytes = request.to_vec();
@@ -642,7 +643,7 @@ impl Session {
         msg.emit(&mut self.out);
     }
 
-    /// Answers a received frame with an error (xid echoed, first 64 bytes).
+    /// Answers a received frame with an error (xid echoed, the frame as data).
     fn queue_error(&mut self, frame: &Frame, code: ErrorCode) {
         let err = ErrorMsg::new(code, error_data(frame.as_bytes()));
         self.queue(&Message::new(frame.xid(), MessageBody::Error(err)));

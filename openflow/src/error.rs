@@ -834,11 +834,15 @@ impl<'a> nom::error::ParseError<&'a [u8]> for ParseError {
     }
 }
 
-/// How many bytes of an offending message go into an error reply's data
-/// (OpenFlow 1.3.5 §7.4.4: "at least 64 bytes").
-pub const ERROR_DATA_LEN: usize = 64;
+/// How many bytes of an offending message go into an error reply's data.
+/// OpenFlow 1.3.5 §7.4.4 asks for "at least 64 bytes"; we send the whole
+/// message, up to what fits in one ERROR (65535 bytes minus its 12-byte
+/// header), so that a protocol analyzer can decode the embedded request
+/// (Wireshark marks a cut-off one malformed) and a controller sees all of it.
+pub const ERROR_DATA_LEN: usize = 65535 - 12;
 
-/// The data field of an error reply to `msg`: its first 64 bytes.
+/// The data field of an error reply to `msg`: the message itself, cut to
+/// [`ERROR_DATA_LEN`].
 pub fn error_data(msg: &[u8]) -> &[u8] {
     &msg[..msg.len().min(ERROR_DATA_LEN)]
 }
@@ -886,9 +890,11 @@ mod tests {
     }
 
     #[test]
-    fn error_data_is_first_64_bytes() {
+    fn error_data_is_the_message_up_to_the_limit() {
         let msg: Vec<u8> = (0..100).collect();
-        assert_eq!(error_data(&msg), &msg[..64]);
+        assert_eq!(error_data(&msg), &msg[..]);
+        let huge = vec![0u8; 70_000];
+        assert_eq!(error_data(&huge).len(), ERROR_DATA_LEN);
         assert_eq!(error_data(&msg[..10]), &msg[..10]);
     }
 }

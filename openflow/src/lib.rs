@@ -11,8 +11,8 @@
 //!   names the element (match, OXM, action, instruction, bucket, …), the byte
 //!   offset from the start of the message, and declared versus actual
 //!   lengths; [`ParseError::error_code`] gives the exact `ofp_error_msg`
-//!   type/code a switch must answer with, and [`error::error_data`] the first
-//!   64 bytes of the offending message that go into that answer.
+//!   type/code a switch must answer with, and [`error::error_data`] the
+//!   offending message (whole, up to one message's size) that goes into that answer.
 //! - **Round trips.** For every value `m` the codec produces,
 //!   `parse(emit(m)) == m`; for bytes the codec emitted, `emit(parse(b)) == b`.
 //!   Code points this crate does not name (OXM classes and fields, action,

@@ -944,8 +944,8 @@ pub struct ErrorMsg {
 }
 
 impl ErrorMsg {
-    /// An error answering `offending_msg`, carrying its first 64 bytes
-    /// ([`error_data`]) as the spec requires.
+    /// An error answering `offending_msg`, carrying it ([`error_data`]:
+    /// the spec requires at least its first 64 bytes).
     pub fn new(code: ErrorCode, offending_msg: &[u8]) -> Self {
         Self {
             code,
@@ -2216,10 +2216,10 @@ mod tests {
     }
 
     #[test]
-    fn error_data_is_capped_at_64_bytes() {
+    fn error_data_is_the_whole_request() {
         let long: Vec<u8> = (0..200).map(|i| i as u8).collect();
         let e = ErrorMsg::new(ErrorCode::BadRequest(BadRequestCode::BadLen), &long);
-        assert_eq!(e.data, &long[..64]);
+        assert_eq!(e.data, long);
     }
 
     #[test]
