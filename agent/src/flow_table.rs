@@ -373,7 +373,7 @@ struct Table {
     /// seq → entry: iteration is insertion order.
     entries: BTreeMap<u64, Slot>,
     /// (priority, match) → seq of the one flow with them.
-    exact: HashMap<(u16, FlowMatch), u64>,
+    exact: HashMap<(u16, FlowMatch), u64, foldhash::fast::RandomState>,
 }
 
 #[derive(Debug)]

@@ -162,6 +162,15 @@ impl ChunkAssembler {
             ));
         }
         let end = u64::from(p.offset) + p.chunk.len() as u64;
+        if p.offset == 0 && self.loads.contains_key(&p.prog_id) {
+            // A load must continue where it ended; this one is discarded
+            // (and a new offset-0 chunk may then start afresh).
+            self.loads.remove(&p.prog_id);
+            return Err(ext(
+                ExtErrorCode::BadChunk,
+                "chunk at offset 0 while a load of this program is in progress".to_owned(),
+            ));
+        }
         if p.offset == 0 {
             self.loads.insert(
                 p.prog_id,
@@ -537,6 +546,13 @@ mod tests {
             a.feed(&p),
             Err(Refusal::Ext(ExtErrorCode::BadRequest, _))
         ));
+        // Offset 0 in the middle of a load is refused, and ends that load.
+        assert!(a.feed(&chunk(7, 6, 0, b"abc")).unwrap().is_none());
+        assert!(matches!(
+            a.feed(&chunk(7, 6, 0, b"abc")),
+            Err(Refusal::Ext(ExtErrorCode::BadChunk, _))
+        ));
+        assert!(a.feed(&chunk(7, 6, 0, b"abc")).unwrap().is_none());
         // A one-chunk object completes at once.
         assert_eq!(a.feed(&chunk(6, 1, 0, b"z")).unwrap().unwrap().elf, b"z");
     }

@@ -252,6 +252,29 @@ fn err(code: ErrorCode, req: &Message) -> Message {
     )
 }
 
+/// The ERROR for a refused FLOW_MOD: extension errors (an unknown
+/// FILTER_PROG program) carry an explanation, not the request
+/// (EXTENSION.md §4).
+fn flow_mod_error(code: ErrorCode, fm: &openflow::message::FlowMod, req: &Message) -> Message {
+    match ExtErrorCode::from_error_code(code) {
+        Some(ext) => {
+            let id = fm
+                .match_
+                .fields
+                .iter()
+                .find_map(|o| ofext_filter::wire::filter_prog_of(o).and_then(Result::ok));
+            let text = match (ext, id) {
+                (ExtErrorCode::UnknownProg, Some(id)) => {
+                    format!("FILTER_PROG names program {id}, which is not loaded")
+                }
+                _ => format!("{ext:?}"),
+            };
+            Message::new(req.xid, MessageBody::Error(ext.error_msg(&text)))
+        }
+        None => err(code, req),
+    }
+}
+
 impl Switch {
     /// A switch over a running dataplane, with empty tables.
     pub fn new(
@@ -422,7 +445,7 @@ impl Switch {
             }
             MessageBody::FlowMod(fm) => {
                 if let Err(code) = self.flow_mod(fm, fx) {
-                    fx.replies.push(err(code, msg));
+                    fx.replies.push(flow_mod_error(code, fm, msg));
                 } else if fm.buffer_id != openflow::message::OFP_NO_BUFFER
                     && matches!(fm.command, 0..=2)
                 {
@@ -596,16 +619,13 @@ impl Switch {
         let ctx = ModContext::new(now, now_ns, &validate);
         // FlowTables is all-or-nothing itself.
         let out = self.flows.apply(fm, &ctx)?;
-        for e in out
-            .added
-            .iter()
-            .chain(out.replaced.iter())
-            .chain(out.modified.iter())
-        {
-            // `replaced` is the old entry: its seq is the new one's.
-            if let Some(cur) = self.find_current(e) {
-                let rule = self.compile_rule(&cur)?;
-                self.rules.insert(cur.seq, rule);
+        // `added` and `modified` are the live entries (`replaced`, the old
+        // one, shares `added`'s sequence number and is overwritten).
+        for e in out.added.iter().chain(out.modified.iter()) {
+            // Validation covered what compiling checks; a failure here
+            // would be a bug, and the flow then simply has no rule.
+            if let Ok(rule) = self.compile_rule(e) {
+                self.rules.insert(e.seq, rule);
             }
         }
         for e in &out.removed {
@@ -614,14 +634,6 @@ impl Switch {
         self.flows_removed(&out.removed, RemovalReason::Delete, now, fx);
         self.dirty_tables.extend(out.changed_tables.iter().copied());
         Ok(())
-    }
-
-    /// The live entry with `e`'s table and sequence number.
-    fn find_current(&self, e: &FlowEntry) -> Option<Arc<FlowEntry>> {
-        self.flows
-            .entries(e.table_id)
-            .find(|x| x.seq == e.seq)
-            .cloned()
     }
 
     fn flows_removed(
