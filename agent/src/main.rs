@@ -21,11 +21,11 @@ struct Cli {
     /// Datapath id, hex, with or without 0x (OVS's other-config:datapath-id).
     #[arg(long, value_name = "HEX")]
     dpid: Option<String>,
-    /// A port: N=afpacket:IFNAME | N=pcap:IN[,OUT][,loop] | N=mem[:CAPACITY] (repeatable).
+    /// A port: `N=afpacket:IFNAME`, `N=pcap:IN[,OUT][,loop]` or `N=mem[:CAPACITY]` (repeatable).
     #[arg(long = "port", value_name = "N=BACKEND")]
     ports: Vec<String>,
-    /// A controller: tcp:HOST:PORT, ssl:HOST:PORT, ptcp:PORT[:IP], pssl:PORT[:IP] (repeatable;
-    /// default ptcp:6653).
+    /// A controller: `tcp:HOST:PORT`, `ssl:HOST:PORT`, `ptcp:PORT[:IP]` or `pssl:PORT[:IP]`
+    /// (repeatable; default `ptcp:6653`).
     #[arg(long = "controller", value_name = "TARGET")]
     controllers: Vec<String>,
     /// What to do while no controller is connected.

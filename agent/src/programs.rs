@@ -17,7 +17,7 @@
 //! PROG_UNLOAD, MAP_UPDATE and MAP_DELETE run on the switch task; maps are
 //! shared with the workers and safe to change under them. The multipart
 //! requests (MAP_DUMP, MAP_LOOKUP, PROG_STATS) are answered in
-//! [`crate::multipart`] through [`answer_multipart`].
+//! [`crate::multipart`] through `answer_multipart`.
 //!
 //! ## Errors
 //!

@@ -149,7 +149,7 @@ impl Server {
         let (cmd, rx) = mpsc::channel(1024);
         let n_workers = switch.dataplane().n_workers();
         let programs = switch.programs().clone();
-        let mut tasks = vec![tokio::spawn(SwitchTask::new(switch).run(rx))];
+        let mut tasks = vec![tokio::spawn(SwitchTask::new(switch, cfg.fail_mode).run(rx))];
         let next_conn = Arc::new(AtomicU64::new(1));
         let shared = ConnShared {
             cmd: cmd.clone(),
@@ -517,9 +517,29 @@ struct PendingBarrier {
     done: Option<oneshot::Sender<()>>,
 }
 
+/// The cookie of the flows the standalone fail mode installs (learnt
+/// stations and its table-miss flow), removed when a controller connects.
+pub const STANDALONE_COOKIE: u64 = 0x6f6b_6f64_5354_414e;
+
+/// How long the switch waits without any controller before the standalone
+/// fail mode takes over.
+const STANDALONE_AFTER: Duration = Duration::from_secs(1);
+
+/// The standalone fail mode's state: an L2 learning switch run by the agent
+/// itself while no controller is connected (OVS's "fail-open").
+struct Standalone {
+    learner: controller_examples::learning::LearningSwitch,
+    alone_since: Option<Instant>,
+    engaged: bool,
+}
+
+/// The connection id the agent's own messages use.
+const AGENT_CONN: ConnId = ConnId(0);
+
 /// The switch task (see the module docs).
 pub struct SwitchTask {
     sw: Switch,
+    standalone: Option<Standalone>,
     conns: HashMap<ConnId, mpsc::UnboundedSender<Out>>,
     barriers: Vec<PendingBarrier>,
     last_publish: Instant,
@@ -528,9 +548,15 @@ pub struct SwitchTask {
 }
 
 impl SwitchTask {
-    fn new(sw: Switch) -> Self {
+    fn new(sw: Switch, fail_mode: FailMode) -> Self {
+        let standalone = (fail_mode == FailMode::Standalone).then(|| Standalone {
+            learner: controller_examples::learning::LearningSwitch::default(),
+            alone_since: Some(Instant::now()),
+            engaged: false,
+        });
         Self {
             sw,
+            standalone,
             conns: HashMap::new(),
             barriers: Vec::new(),
             last_publish: Instant::now(),
@@ -682,12 +708,83 @@ impl SwitchTask {
         }
     }
 
+    /// Engages or releases the standalone fail mode as controllers come
+    /// and go.
+    fn fail_mode(&mut self) {
+        let alone = self.conns.is_empty();
+        let Some(st) = self.standalone.as_mut() else {
+            return;
+        };
+        if !alone {
+            st.alone_since = None;
+            if st.engaged {
+                st.engaged = false;
+                st.learner.clear();
+                info!("controller connected: standalone mode off, its flows removed");
+                let del = openflow::message::FlowMod {
+                    command: openflow::message::flow_mod_command::DELETE,
+                    table_id: 0xff,
+                    cookie: STANDALONE_COOKIE,
+                    cookie_mask: u64::MAX,
+                    ..Default::default()
+                };
+                let mut fx = Effects::default();
+                self.sw.handle(
+                    AGENT_CONN,
+                    &Message::new(0, MessageBody::FlowMod(del)),
+                    &mut fx,
+                );
+            }
+            return;
+        }
+        let since = *st.alone_since.get_or_insert_with(Instant::now);
+        if st.engaged || since.elapsed() < STANDALONE_AFTER {
+            return;
+        }
+        st.engaged = true;
+        info!("no controller: standalone mode, acting as a learning switch");
+        // A table-miss flow to the agent, unless one is there already
+        // (which then brings the misses to us anyway).
+        let catch_all = dataplane::classifier::FlowMatch::catch_all();
+        if self.sw.flows().find_strict(0, 0, &catch_all).is_none() {
+            for body in st.learner.setup_messages().into_iter().skip(1) {
+                self.agent_message(body);
+            }
+        }
+    }
+
+    /// Applies a message of the agent's own (standalone mode), tagged
+    /// with [`STANDALONE_COOKIE`].
+    fn agent_message(&mut self, mut body: MessageBody) {
+        if let MessageBody::FlowMod(fm) = &mut body {
+            fm.cookie = STANDALONE_COOKIE;
+        }
+        let mut fx = Effects::default();
+        self.sw.handle(AGENT_CONN, &Message::new(0, body), &mut fx);
+        for r in fx.replies {
+            if let MessageBody::Error(e) = r.body {
+                debug!("standalone mode: switch refused a learnt flow: {}", e.code);
+            }
+        }
+    }
+
     fn periodic(&mut self) {
+        self.fail_mode();
         let mut msgs = Vec::new();
         let dp = self.sw.dataplane().clone();
         for _ in 0..1024 {
             match dp.pop_packet_in() {
-                Some(ev) => msgs.push(self.sw.packet_in(ev)),
+                Some(ev) => {
+                    let pi = self.sw.packet_in(ev);
+                    match self.standalone.as_mut() {
+                        Some(st) if st.engaged => {
+                            for body in st.learner.handle(&pi) {
+                                self.agent_message(body);
+                            }
+                        }
+                        _ => msgs.push(pi),
+                    }
+                }
                 None => break,
             }
         }
