@@ -57,6 +57,7 @@ use openflow::message::{
     SwitchConfig, SwitchFeatures, TableMod, capabilities, config_flags, port_reason,
 };
 use openflow::meter::{meter_id, meter_mod_command};
+use openflow::multipart::{MultipartRequestBody, OFPMPF_REQ_MORE};
 use openflow::oxm::{Match, Oxm};
 use openflow::port::{Port as OfPort, port_config, port_no, port_state};
 use openflow::{Message, MessageBody};
@@ -230,6 +231,7 @@ pub struct Switch {
     programs: Arc<Mutex<Programs>>,
     roles: RoleArbiter,
     buffers: PacketBuffers,
+    pending_table_features: HashMap<ConnId, Vec<openflow::table_features::TableFeatures>>,
     dirty: bool,
     version: u64,
     published: u64,
@@ -321,6 +323,7 @@ impl Switch {
             },
             programs,
             roles: RoleArbiter::new(),
+            pending_table_features: HashMap::new(),
             dirty: true,
             version: current.version,
             published: current.version,
@@ -367,6 +370,7 @@ impl Switch {
     /// A connection closed.
     pub fn disconnect(&mut self, conn: ConnId) {
         self.roles.remove(conn);
+        self.pending_table_features.remove(&conn);
     }
 
     fn next_version(&mut self) -> u64 {
@@ -487,12 +491,48 @@ impl Switch {
                     fx.replies.push(err(code, msg));
                 }
             }
-            MessageBody::MultipartRequest(req) => match crate::multipart::answer(self, conn, req) {
-                Ok(parts) => fx.replies.extend(parts.into_iter().map(reply)),
-                Err(r) => fx
-                    .replies
-                    .push(Message::new(msg.xid, MessageBody::Error(r.error_msg(msg)))),
-            },
+            MessageBody::MultipartRequest(req) if req.flags & OFPMPF_REQ_MORE != 0 => {
+                // A TABLE_FEATURES request in several parts (§7.3.5.18) is
+                // collected and answered once, at its last part.
+                if let MultipartRequestBody::TableFeatures(v) = &req.body {
+                    let pending = self.pending_table_features.entry(conn).or_default();
+                    if pending.len() + v.len() > 4 * usize::from(u8::MAX) {
+                        self.pending_table_features.remove(&conn);
+                        fx.replies.push(err(
+                            ErrorCode::BadRequest(BadRequestCode::MultipartBufferOverflow),
+                            msg,
+                        ));
+                    } else {
+                        pending.extend(v.iter().cloned());
+                    }
+                } else {
+                    // Only TABLE_FEATURES has a body that continues.
+                    fx.replies.push(err(
+                        ErrorCode::BadRequest(BadRequestCode::BadMultipart),
+                        msg,
+                    ));
+                }
+            }
+            MessageBody::MultipartRequest(req) => {
+                let whole;
+                let req = match (&req.body, self.pending_table_features.remove(&conn)) {
+                    (MultipartRequestBody::TableFeatures(v), Some(mut earlier)) => {
+                        earlier.extend(v.iter().cloned());
+                        whole = openflow::multipart::MultipartRequest {
+                            flags: 0,
+                            body: MultipartRequestBody::TableFeatures(earlier),
+                        };
+                        &whole
+                    }
+                    _ => req,
+                };
+                match crate::multipart::answer(self, conn, req) {
+                    Ok(parts) => fx.replies.extend(parts.into_iter().map(reply)),
+                    Err(r) => fx
+                        .replies
+                        .push(Message::new(msg.xid, MessageBody::Error(r.error_msg(msg)))),
+                }
+            }
             MessageBody::QueueGetConfigRequest { port } => {
                 if *port != port_no::ANY && self.port(*port).is_none() {
                     fx.replies.push(err(
