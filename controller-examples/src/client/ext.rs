@@ -78,7 +78,7 @@ fn count(n: usize) -> u32 {
 }
 
 /// The extension replies carried by multipart parts, in order.
-fn ext_replies(parts: &[MultipartReply]) -> Result<Vec<ExtMultipartReply>, ClientError> {
+pub fn ext_replies(parts: &[MultipartReply]) -> Result<Vec<ExtMultipartReply>, ClientError> {
     parts
         .iter()
         .map(|p| match ExtMultipartReply::from_reply(&p.body) {

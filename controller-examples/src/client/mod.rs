@@ -57,7 +57,7 @@ mod tls;
 
 pub use connection::{ClientOptions, Connection, Subscription, SubscriptionError};
 pub use error::{ClientError, ConnectError, TargetError, TlsError};
-pub use ext::PROG_LOAD_MAX_CHUNK;
+pub use ext::{PROG_LOAD_MAX_CHUNK, ext_replies};
 pub use listener::Listener;
 pub use target::{DEFAULT_PORT, Target};
 pub use tls::TlsConfig;

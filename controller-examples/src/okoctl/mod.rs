@@ -31,7 +31,7 @@
 
 use std::fmt::Write as _;
 
-use ofext_filter::wire::{ExtMultipartReply, MapDesc, ProgLoadReply, ProgStatsEntry, name16_str};
+use ofext_filter::wire::{MapDesc, ProgLoadReply, ProgStatsEntry, name16_str};
 use openflow::message::{MessageBody, SwitchConfig, SwitchFeatures, capabilities, config_flags};
 use openflow::multipart::OFPMPF_REPLY_MORE;
 use openflow::multipart::{MultipartReply, MultipartRequest, MultipartRequestBody, TableStats};
@@ -128,19 +128,7 @@ pub async fn multipart_with_xid(
     Ok((xid, parts))
 }
 
-/// The extension replies carried by multipart parts, in order.
-pub fn ext_replies(parts: &[MultipartReply]) -> Result<Vec<ExtMultipartReply>, ClientError> {
-    parts
-        .iter()
-        .map(|p| match ExtMultipartReply::from_reply(&p.body) {
-            Some(r) => r.map_err(ClientError::BadExtReply),
-            None => Err(ClientError::UnexpectedReply {
-                expected: "an extension multipart reply",
-                got: "a standard multipart reply",
-            }),
-        })
-        .collect()
-}
+pub use crate::client::ext_replies;
 
 /// `BadOutPort` or `BAD_OUT_PORT` → `BAD_OUT_PORT`.
 fn screaming_snake(name: &str) -> String {
