@@ -13,14 +13,18 @@
 //! 2. read the clock once for the batch (the filter programs'
 //!    `ktime_get_ns`, meters, idle timeouts) and pin the maps' epoch once;
 //! 3. run queued packet-outs, transmit what other workers queued for its
-//!    ports, receive up to [`MAX_BATCH`] frames per port and run each
-//!    through the pipeline, flush;
+//!    ports, receive up to [`MAX_BATCH`] frames per port and run them
+//!    through the pipeline as a batch ([`Executor::process_batch`]), flush;
 //! 4. every 100 ms look at its ports' links and at every port's liveness
 //!    (fast-failover groups);
 //! 5. with nothing to do for a while, back off: `poll(2)` on AF_PACKET
 //!    sockets, or short sleeps for ports without a descriptor, so an idle
 //!    switch does not burn its cores (OVS's PMD threads spin; we trade
 //!    ~50 µs of wake-up latency on an idle worker for a quiet machine).
+//!
+//! Outputs find their port through a dense table indexed by port number
+//! (numbers below 1024; others by binary search), built once: the ports of
+//! a dataplane never change.
 //!
 //! ## Publication and acknowledgement
 //!
@@ -142,6 +146,7 @@ struct WorkerCounters {
     meter_drops: AtomicU64,
     invalid_ttl: AtomicU64,
     modify_errors: AtomicU64,
+    port_config_drops: AtomicU64,
     cache_hits: AtomicU64,
     cache_misses: AtomicU64,
     link_drops: AtomicU64,
@@ -233,6 +238,11 @@ impl Dataplane {
         for (i, (no, p)) in ports.into_iter().enumerate() {
             local[i % n].push((no, p));
         }
+        // Sorted now: the tx links below name a port by its index here, and
+        // the worker looks ports up by number in this order.
+        for l in &mut local {
+            l.sort_by_key(|(no, _)| *no);
+        }
         let mut senders: Vec<Vec<(u32, TxLinkSender)>> = (0..n).map(|_| Vec::new()).collect();
         let mut receivers: Vec<Vec<(usize, TxLinkReceiver)>> = (0..n).map(|_| Vec::new()).collect();
         for h in &handles {
@@ -240,11 +250,11 @@ impl Dataplane {
                 if w != h.worker {
                     let (tx, rx) = tx_link(cfg.link_capacity);
                     s.push((h.port_no, tx));
-                    let idx = local[h.worker]
-                        .iter()
-                        .position(|(no, _)| *no == h.port_no)
-                        .unwrap_or(0);
-                    receivers[h.worker].push((idx, rx));
+                    // Every handle's port is in its worker's list.
+                    if let Ok(idx) = local[h.worker].binary_search_by_key(&h.port_no, |(no, _)| *no)
+                    {
+                        receivers[h.worker].push((idx, rx));
+                    }
                 }
             }
         }
@@ -256,10 +266,9 @@ impl Dataplane {
         let mut threads = Vec::with_capacity(n);
         let mut parts = local.into_iter().zip(senders).zip(receivers);
         for w in 0..n {
-            let Some(((mut local, mut remote), links)) = parts.next() else {
+            let Some(((local, mut remote), links)) = parts.next() else {
                 break;
             };
-            local.sort_by_key(|(no, _)| *no);
             remote.sort_by_key(|(no, _)| *no);
             let shared = shared.clone();
             let all_stats = all_stats.clone();
@@ -364,6 +373,7 @@ impl Dataplane {
             s.exec.meter_drops += l(&w.meter_drops);
             s.exec.invalid_ttl += l(&w.invalid_ttl);
             s.exec.modify_errors += l(&w.modify_errors);
+            s.exec.port_config_drops += l(&w.port_config_drops);
             s.cache_hits += l(&w.cache_hits);
             s.cache_misses += l(&w.cache_misses);
             s.link_drops += l(&w.link_drops);
@@ -390,22 +400,100 @@ impl Drop for Dataplane {
     }
 }
 
+/// Port numbers below this are looked up in a worker's dense destination
+/// table; larger ones (`OFPP_LOCAL`, unusual numbering) by binary search.
+const DENSE_PORTS: u32 = 1024;
+
+/// Where a frame for a port number goes, from one worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dest {
+    /// No such port.
+    None,
+    /// `local[i]`: a port this worker owns.
+    Local(u32),
+    /// `remote[i]`: the tx link into another worker's port.
+    Remote(u32),
+}
+
+/// The dense port-number → destination table of a worker (index = port
+/// number, for numbers below [`DENSE_PORTS`]): one load per output instead
+/// of two binary searches. Ports are fixed for the dataplane's lifetime.
+fn dest_table(local: &[(u32, Port)], remote: &[(u32, TxLinkSender)]) -> Box<[Dest]> {
+    let nos = local
+        .iter()
+        .map(|(no, _)| *no)
+        .chain(remote.iter().map(|(no, _)| *no));
+    let len = nos
+        .filter(|&no| no < DENSE_PORTS)
+        .max()
+        .map_or(0, |m| m as usize + 1);
+    let mut t = vec![Dest::None; len];
+    for (i, (no, _)) in local.iter().enumerate() {
+        if let Some(d) = t.get_mut(*no as usize) {
+            *d = Dest::Local(i as u32);
+        }
+    }
+    for (i, (no, _)) in remote.iter().enumerate() {
+        if let Some(d) = t.get_mut(*no as usize)
+            && *d == Dest::None
+        {
+            *d = Dest::Remote(i as u32);
+        }
+    }
+    t.into_boxed_slice()
+}
+
 /// Where a worker's pipeline sends things.
 struct WorkerSink<'a> {
     local: &'a mut [(u32, Port)],
     remote: &'a mut [(u32, TxLinkSender)],
+    dests: &'a [Dest],
     shared: &'a Shared,
 }
 
+impl WorkerSink<'_> {
+    #[inline(always)]
+    fn dest(&self, port: u32) -> Dest {
+        lookup_dest(self.dests, self.local, self.remote, port)
+    }
+}
+
+/// Where port `port` is: in the dense table, or (large numbers) by binary
+/// search of the sorted port lists.
+#[inline(always)]
+fn lookup_dest(
+    dests: &[Dest],
+    local: &[(u32, Port)],
+    remote: &[(u32, TxLinkSender)],
+    port: u32,
+) -> Dest {
+    if port < DENSE_PORTS {
+        return dests.get(port as usize).copied().unwrap_or(Dest::None);
+    }
+    if let Ok(i) = local.binary_search_by_key(&port, |(no, _)| *no) {
+        Dest::Local(i as u32)
+    } else if let Ok(i) = remote.binary_search_by_key(&port, |(no, _)| *no) {
+        Dest::Remote(i as u32)
+    } else {
+        Dest::None
+    }
+}
+
 impl Sink for WorkerSink<'_> {
-    #[inline]
+    #[inline(always)]
     fn output(&mut self, port: u32, pkt: PacketBuf, pool: &mut BufPool) {
-        if let Ok(i) = self.local.binary_search_by_key(&port, |(no, _)| *no) {
-            self.local[i].1.tx(pkt, pool);
-        } else if let Ok(i) = self.remote.binary_search_by_key(&port, |(no, _)| *no) {
-            self.remote[i].1.send(pkt, pool);
-        } else {
-            pool.put(pkt);
+        match self.dest(port) {
+            Dest::Local(i) => match self.local.get_mut(i as usize) {
+                Some((_, p)) => p.tx(pkt, pool),
+                None => pool.put(pkt),
+            },
+            Dest::Remote(i) => match self.remote.get_mut(i as usize) {
+                Some((_, l)) => {
+                    l.send(pkt, pool);
+                }
+                None => pool.put(pkt),
+            },
+            Dest::None => pool.put(pkt),
         }
     }
 
@@ -427,6 +515,8 @@ struct Worker {
     shared: Arc<Shared>,
     local: Vec<(u32, Port)>,
     remote: Vec<(u32, TxLinkSender)>,
+    /// Port number → destination (see [`dest_table`]).
+    dests: Box<[Dest]>,
     links: Vec<(usize, TxLinkReceiver)>,
     all_stats: Arc<[(u32, Arc<PortStats>)]>,
     ex: Executor,
@@ -446,6 +536,7 @@ impl Worker {
         Self {
             id,
             shared,
+            dests: dest_table(&local, &remote),
             local,
             remote,
             links,
@@ -501,6 +592,7 @@ impl Worker {
                     let mut sink = WorkerSink {
                         local: &mut self.local,
                         remote: &mut self.remote,
+                        dests: &self.dests,
                         shared: &self.shared,
                     };
                     self.ex
@@ -523,11 +615,11 @@ impl Worker {
                     let mut sink = WorkerSink {
                         local: &mut self.local,
                         remote: &mut self.remote,
+                        dests: &self.dests,
                         shared: &self.shared,
                     };
-                    for b in batch.drain(..) {
-                        self.ex.process(&cx, b, port_no, &mut sink, &mut self.pool);
-                    }
+                    self.ex
+                        .process_batch(&cx, &mut batch, port_no, &mut sink, &mut self.pool);
                 }
                 if work > 0 {
                     for (_, p) in self.local.iter_mut() {
@@ -589,6 +681,10 @@ impl Worker {
         bump(&me.meter_drops, s.meter_drops - reported.meter_drops);
         bump(&me.invalid_ttl, s.invalid_ttl - reported.invalid_ttl);
         bump(&me.modify_errors, s.modify_errors - reported.modify_errors);
+        bump(
+            &me.port_config_drops,
+            s.port_config_drops - reported.port_config_drops,
+        );
         *reported = s;
         let (h, m) = self.ex.cache_stats();
         me.cache_hits.store(h, Ordering::Relaxed);
@@ -597,5 +693,34 @@ impl Worker {
             self.remote.iter().map(|(_, l)| l.dropped()).sum(),
             Ordering::Relaxed,
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::port::mem::{MemConfig, MemPort};
+    use openflow::port::port_no;
+
+    #[test]
+    fn destinations_dense_and_sparse() {
+        let mem = |n: &str| Port::Mem(MemPort::new(n, &MemConfig::default()).0);
+        let local = vec![(1, mem("a")), (7, mem("b")), (port_no::LOCAL, mem("c"))];
+        let (l1, _r1) = tx_link(4);
+        let (l2, _r2) = tx_link(4);
+        let (l3, _r3) = tx_link(4);
+        let remote = vec![(2, l1), (5000, l2), (port_no::MAX, l3)];
+        let dests = dest_table(&local, &remote);
+        assert_eq!(dests.len(), 8, "up to the largest dense number");
+        let d = |port| lookup_dest(&dests, &local, &remote, port);
+        assert_eq!(d(1), Dest::Local(0));
+        assert_eq!(d(7), Dest::Local(1));
+        assert_eq!(d(port_no::LOCAL), Dest::Local(2));
+        assert_eq!(d(2), Dest::Remote(0));
+        assert_eq!(d(5000), Dest::Remote(1));
+        assert_eq!(d(port_no::MAX), Dest::Remote(2));
+        for missing in [0, 3, 8, DENSE_PORTS - 1, DENSE_PORTS, 4999, u32::MAX] {
+            assert_eq!(d(missing), Dest::None, "port {missing}");
+        }
     }
 }

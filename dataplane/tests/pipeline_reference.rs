@@ -188,7 +188,7 @@ fn reference(
         let mut cands: Vec<&(GenFlow, FlowMatch)> =
             flows.iter().filter(|(f, _)| f.table == table).collect();
         // Stable sort: equal priorities keep insertion order.
-        cands.sort_by(|a, b| b.0.priority.cmp(&a.0.priority));
+        cands.sort_by_key(|c| std::cmp::Reverse(c.0.priority));
         let hit = cands.into_iter().find(|(f, m)| {
             m.matches(&key) && f.prog.is_none_or(|id| progs[&id].run(buf.data(), env))
         });

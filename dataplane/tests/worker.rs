@@ -161,3 +161,51 @@ fn many_publications_each_acknowledged() {
     }
     dp.shutdown();
 }
+
+#[test]
+fn cross_worker_output_reaches_the_right_port_whatever_the_configuration_order() {
+    // Ports configured out of order: worker 0 gets 5 and 1, worker 1 gets
+    // 2 and 4. A frame from port 2 (worker 1) to port 5 (worker 0) crosses
+    // a tx link, which must name port 5, not the first port configured.
+    let mut ports = Vec::new();
+    let mut handles = std::collections::BTreeMap::new();
+    for no in [5u32, 2, 1, 4] {
+        let (p, h) = MemPort::new(&format!("m{no}"), &MemConfig::default());
+        ports.push((no, Port::Mem(p)));
+        handles.insert(no, h);
+    }
+    let cfg = DataplaneConfig {
+        n_workers: 2,
+        pin: false,
+        ..DataplaneConfig::default()
+    };
+    let dp = Dataplane::start(&cfg, ports, Snapshot::empty(1, 4, 2, &[5, 2, 1, 4])).unwrap();
+    let (snap, _) = Snapshot::from_flows(
+        2,
+        4,
+        2,
+        &[5, 2, 1, 4],
+        vec![
+            flow(1, vec![Oxm::InPort(2)], vec![out(5)]),
+            flow(1, vec![Oxm::InPort(4)], vec![out(1)]),
+        ],
+    )
+    .unwrap();
+    dp.publish(snap);
+    assert!(dp.wait_acked(2, WAIT));
+    let frame = frames::tcp4(&Ip4::default(), &Tcp::default(), 0, 64);
+    assert!(handles[&2].inject(&frame));
+    assert_eq!(
+        handles[&5].recv_timeout(WAIT).expect("on port 5").data(),
+        &frame[..]
+    );
+    assert!(handles[&4].inject(&frame));
+    assert_eq!(
+        handles[&1].recv_timeout(WAIT).expect("on port 1").data(),
+        &frame[..]
+    );
+    for no in [1, 2, 4] {
+        assert!(handles[&no].drain().is_empty(), "nothing on port {no}");
+    }
+    dp.shutdown();
+}

@@ -19,6 +19,18 @@
 //! of them reuses one parse; a push or pop does, and the next rewrite parses
 //! afresh.
 //!
+//! ## Batches
+//!
+//! A worker hands over a whole received batch ([`Executor::process_batch`]):
+//! every frame is parsed and its table-0 cache hash computed first, the
+//! cache tags and then the matching entries are prefetched, and only then
+//! do the packets run, one after the other and each exactly as
+//! [`Executor::process`] would run it. The cache misses of a batch overlap
+//! instead of following one another (OVS's `dfc_processing`). A flow whose
+//! instructions are just `actions=output:N` to a port is recognised in
+//! place and hands its buffer over without going through the action
+//! interpreter.
+//!
 //! ## Outputs and copies
 //!
 //! An OUTPUT that is the very last thing that can happen to the packet (the
@@ -28,8 +40,10 @@
 //! (several outputs, FLOOD/ALL, group buckets, a copy before a rewrite)
 //! sends a copy from the worker's pool. Reserved ports: IN_PORT sends back
 //! where the packet came from; ALL and FLOOD send to every port of the
-//! snapshot but the ingress port and ports configured NO_FWD (OpenFlow 1.3
-//! has no STP state here, so they are the same set); CONTROLLER produces a
+//! snapshot but the ingress port and ports configured NO_FWD or PORT_DOWN
+//! (OpenFlow 1.3 has no STP state here, so they are the same set; no
+//! output ever reaches a NO_FWD or PORT_DOWN port, and packets received on
+//! a NO_RECV or PORT_DOWN port are dropped before lookup); CONTROLLER produces a
 //! packet-in (reason NO_MATCH when the flow is the table-miss flow, ACTION
 //! otherwise) unless the ingress port is configured NO_PACKET_IN; LOCAL
 //! reaches a port configured with number `OFPP_LOCAL` if there is one;
@@ -396,11 +410,25 @@ pub struct ExecStats {
     pub invalid_ttl: u64,
     /// Modifications refused (header absent, no headroom).
     pub modify_errors: u64,
+    /// Received on a port configured NO_RECV or PORT_DOWN.
+    pub port_config_drops: u64,
 }
 
-/// One packet in flight.
+/// What is left to do after a table's flow ran.
+enum Next {
+    /// Nothing: the packet was consumed or dropped.
+    Stop,
+    /// GOTO this table.
+    Table(usize),
+    /// No GOTO: the action set runs.
+    ActionSet,
+}
+
+/// One packet in flight. Passed by reference down the pipeline; the buffer
+/// leaves it (to a port, or back to the pool) exactly once.
 struct Pkt {
-    buf: PacketBuf,
+    /// The frame; `None` once it was handed to a port.
+    buf: Option<PacketBuf>,
     in_port: u32,
     metadata: u64,
     tunnel_id: u64,
@@ -413,13 +441,94 @@ struct Pkt {
     reason: u8,
 }
 
+impl Pkt {
+    #[inline(always)]
+    fn new(buf: PacketBuf, in_port: u32) -> Self {
+        Self {
+            buf: Some(buf),
+            in_port,
+            metadata: 0,
+            tunnel_id: 0,
+            key_stale: false,
+            offsets_stale: false,
+            cookie: NO_COOKIE,
+            table_id: 0,
+            reason: packet_in_reason::ACTION,
+        }
+    }
+
+    /// The frame (empty once handed on).
+    #[inline(always)]
+    fn data(&self) -> &[u8] {
+        match &self.buf {
+            Some(b) => b.data(),
+            None => &[],
+        }
+    }
+
+    #[inline(always)]
+    fn len(&self) -> usize {
+        self.buf.as_ref().map_or(0, PacketBuf::len)
+    }
+
+    /// Returns the buffer to the pool unless it was handed on.
+    #[inline(always)]
+    fn free(&mut self, pool: &mut BufPool) {
+        if let Some(b) = self.buf.take() {
+            pool.put(b);
+        }
+    }
+}
+
+/// `OFPPC_*` bits that stop a port from sending.
+const NO_SEND: u32 = port_config::NO_FWD | port_config::PORT_DOWN;
+
+/// `OFPPC_*` bits that stop a port from receiving.
+const NO_RECEIVE: u32 = port_config::NO_RECV | port_config::PORT_DOWN;
+
+/// Whether packets received on `port` enter the pipeline (not configured
+/// NO_RECV or administratively down). Ports the snapshot does not list
+/// (packet-out's CONTROLLER) are not refused here.
+#[inline(always)]
+fn receivable(snap: &Snapshot, port: u32) -> bool {
+    snap.port(port).is_none_or(|e| e.config & NO_RECEIVE == 0)
+}
+
+/// Whether a port may be sent to: it exists in the snapshot and is not
+/// configured NO_FWD or administratively down.
+#[inline(always)]
+fn forwardable(snap: &Snapshot, port: u32) -> bool {
+    // `Snapshot::port` as a plain loop the compiler inlines (the library
+    // binary search stays an out-of-line call here).
+    let ports: &[PortEntry] = &snap.ports;
+    let (mut lo, mut hi) = (0, ports.len());
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        let Some(e) = ports.get(mid) else { break };
+        match e.port_no.cmp(&port) {
+            std::cmp::Ordering::Equal => return e.config & NO_SEND == 0,
+            std::cmp::Ordering::Less => lo = mid + 1,
+            std::cmp::Ordering::Greater => hi = mid,
+        }
+    }
+    false
+}
+
 /// One worker's pipeline state (see the module docs).
 pub struct Executor {
     worker: usize,
     cache_capacity: usize,
     caches: Vec<Option<Box<FlowCache<u32>>>>,
     trace: Trace,
-    parsed: Parsed,
+    /// The parse of the packet being processed.
+    parsed: Box<Parsed>,
+    /// The parses of a batch's packets, made ahead of processing them; each
+    /// is swapped into `parsed` in its turn (boxed: a swap moves pointers,
+    /// not 200-byte parses).
+    #[allow(clippy::vec_box)]
+    batch: Vec<Box<Parsed>>,
+    /// The table-0 cache hash of each packet of the batch.
+    hashes: Vec<u64>,
     set: ActionSet,
     env: RunEnv,
     stats: ExecStats,
@@ -443,7 +552,11 @@ impl Executor {
             cache_capacity,
             caches: (0..N_TABLES).map(|_| None).collect(),
             trace: Trace::new(),
-            parsed: Parsed::EMPTY,
+            parsed: Box::new(Parsed::EMPTY),
+            batch: (0..crate::port::MAX_BATCH)
+                .map(|_| Box::new(Parsed::EMPTY))
+                .collect(),
+            hashes: vec![0; crate::port::MAX_BATCH],
             set: ActionSet::with_capacity(16),
             env: RunEnv::new(worker),
             stats: ExecStats::default(),
@@ -469,6 +582,18 @@ impl Executor {
         })
     }
 
+    /// The exact-match cache of table `table_id`, created on first use
+    /// (`None` when caching is off or the table does not exist).
+    #[inline(always)]
+    fn cache(&mut self, table_id: usize) -> Option<&mut FlowCache<u32>> {
+        if self.cache_capacity == 0 {
+            return None;
+        }
+        let cap = self.cache_capacity;
+        let c = self.caches.get_mut(table_id)?;
+        Some(c.get_or_insert_with(|| Box::new(FlowCache::new(cap))))
+    }
+
     /// Runs a received packet through the pipeline.
     pub fn process(
         &mut self,
@@ -479,20 +604,64 @@ impl Executor {
         pool: &mut BufPool,
     ) {
         self.stats.packets += 1;
+        if !receivable(cx.snap, in_port) {
+            self.stats.port_config_drops += 1;
+            pool.put(buf);
+            return;
+        }
         extract_into(&mut self.parsed, buf.data(), in_port, in_port, 0, 0);
-        let p = Pkt {
-            buf,
-            in_port,
-            metadata: 0,
-            tunnel_id: 0,
-            key_stale: false,
-            offsets_stale: false,
-            cookie: NO_COOKIE,
-            table_id: 0,
-            reason: packet_in_reason::ACTION,
-        };
+        let mut p = Pkt::new(buf, in_port);
         // Depth 1: inside the pipeline (TABLE is only for packet-out).
-        self.run_tables(cx, p, 0, sink, pool, 1);
+        self.run_tables(cx, &mut p, 0, None, sink, pool, 1);
+        p.free(pool);
+    }
+
+    /// Runs the packets of `bufs` (received on `in_port`), in order, through
+    /// the pipeline, leaving `bufs` empty: the same as [`Executor::process`]
+    /// on each, but with the batch's keys extracted, hashed and their cache
+    /// slots prefetched before the first packet is looked up, so that their
+    /// cache misses overlap (OVS's `dfc_processing`).
+    pub fn process_batch(
+        &mut self,
+        cx: &Ctx<'_>,
+        bufs: &mut Vec<PacketBuf>,
+        in_port: u32,
+        sink: &mut impl Sink,
+        pool: &mut BufPool,
+    ) {
+        if !receivable(cx.snap, in_port) {
+            self.stats.packets += bufs.len() as u64;
+            self.stats.port_config_drops += bufs.len() as u64;
+            for b in bufs.drain(..) {
+                pool.put(b);
+            }
+            return;
+        }
+        while !bufs.is_empty() {
+            let n = bufs.len().min(self.batch.len());
+            for (b, parsed) in bufs[..n].iter().zip(self.batch.iter_mut()) {
+                extract_into(parsed, b.data(), in_port, in_port, 0, 0);
+            }
+            let hinted = !cx.snap.tables.is_empty() && self.cache(0).is_some();
+            if hinted && let Some(Some(cache)) = self.caches.first() {
+                for (parsed, h) in self.batch[..n].iter().zip(self.hashes.iter_mut()) {
+                    *h = cache.hash(&parsed.key);
+                    cache.prefetch(*h);
+                }
+                for &h in &self.hashes[..n] {
+                    cache.prefetch_entry(h);
+                }
+            }
+            self.stats.packets += n as u64;
+            for (j, buf) in bufs.drain(..n).enumerate() {
+                std::mem::swap(&mut self.parsed, &mut self.batch[j]);
+                let hint = hinted.then(|| self.hashes[j]);
+                let mut p = Pkt::new(buf, in_port);
+                // Depth 1: inside the pipeline (TABLE is only for packet-out).
+                self.run_first_table(cx, &mut p, hint, sink, pool, 1);
+                p.free(pool);
+            }
+        }
     }
 
     /// Executes a PACKET_OUT's actions on `buf` as if it had arrived on
@@ -510,121 +679,238 @@ impl Executor {
         self.stats.packets += 1;
         extract_into(&mut self.parsed, buf.data(), in_port, in_port, 0, 0);
         self.set.clear();
-        let p = Pkt {
-            buf,
-            in_port,
-            metadata: 0,
-            tunnel_id: 0,
-            key_stale: false,
-            offsets_stale: false,
-            cookie: NO_COOKIE,
-            table_id: 0,
-            reason: packet_in_reason::ACTION,
-        };
-        if let Some(p) = self.exec(cx, acts, false, p, true, sink, pool, 0) {
-            pool.put(p.buf);
-        }
+        let mut p = Pkt::new(buf, in_port);
+        self.exec(cx, acts, false, &mut p, true, sink, pool, 0);
+        p.free(pool);
     }
 
     /// Makes the key (and header offsets) describe the frame again.
-    #[inline]
+    #[inline(always)]
     fn refresh(&mut self, p: &mut Pkt) {
         if p.key_stale || p.offsets_stale {
-            extract_into(
-                &mut self.parsed,
-                p.buf.data(),
-                p.in_port,
-                p.in_port,
-                p.metadata,
-                p.tunnel_id,
-            );
-            p.key_stale = false;
-            p.offsets_stale = false;
+            self.reparse(p);
         }
     }
 
-    /// The lookup in one table: the rank of the flow hit.
-    #[inline]
-    fn lookup(&mut self, table_id: usize, cls: &Classifier<FlowData>, frame: &[u8]) -> u32 {
-        let env = &mut self.env;
+    /// The parse of [`Executor::refresh`], out of line: most packets need
+    /// none.
+    #[inline(never)]
+    fn reparse(&mut self, p: &mut Pkt) {
+        extract_into(
+            &mut self.parsed,
+            p.data(),
+            p.in_port,
+            p.in_port,
+            p.metadata,
+            p.tunnel_id,
+        );
+        p.key_stale = false;
+        p.offsets_stale = false;
+    }
+
+    /// The lookup in one table: the rank of the flow hit. `hint` is the
+    /// key's hash for this table's cache, when computed ahead.
+    #[inline(always)]
+    fn lookup(
+        &mut self,
+        table_id: usize,
+        cls: &Classifier<FlowData>,
+        frame: &[u8],
+        hint: Option<u64>,
+    ) -> u32 {
+        let Self {
+            caches,
+            cache_capacity,
+            env,
+            parsed,
+            trace,
+            ..
+        } = self;
         let mut run = |prog: &Arc<Program>| prog.run(frame, env);
-        if self.cache_capacity == 0 {
-            return cls.lookup_rank(&self.parsed.key, &mut self.trace, &mut |_, p| run(p));
-        }
-        let cap = self.cache_capacity;
-        let cache = self.caches[table_id].get_or_insert_with(|| Box::new(FlowCache::new(cap)));
-        cache
-            .classify_with(cls, &self.parsed.key, &mut self.trace, &mut run, |r, _| r)
-            .0
+        let cap = *cache_capacity;
+        let cache = match caches.get_mut(table_id) {
+            Some(c) if cap != 0 => c.get_or_insert_with(|| Box::new(FlowCache::new(cap))),
+            _ => return cls.lookup_rank(&parsed.key, trace, &mut |_, p| run(p)),
+        };
+        let hash = match hint {
+            Some(h) => h,
+            None => cache.hash(&parsed.key),
+        };
+        cache.lookup_rank(cls, &parsed.key, hash, trace, &mut run)
     }
 
+    /// Runs `p` through the tables from `first`. The buffer may be handed
+    /// on (to a port); what is left of it is the caller's to free. `hint` is
+    /// the key's hash for table `first`'s cache, when computed ahead.
     #[allow(clippy::too_many_arguments)]
     fn run_tables(
         &mut self,
         cx: &Ctx<'_>,
-        mut p: Pkt,
+        p: &mut Pkt,
         first: u8,
+        hint: Option<u64>,
         sink: &mut impl Sink,
         pool: &mut BufPool,
         depth: usize,
     ) {
         self.set.clear();
-        let mut table_id = usize::from(first);
+        self.continue_tables(cx, p, usize::from(first), hint, sink, pool, depth);
+    }
+
+    /// The first table of a received packet, inlined into the batch loop
+    /// (the common packet ends here: a cache hit on `output:N`); the rest
+    /// goes on in [`Executor::continue_tables`].
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn run_first_table(
+        &mut self,
+        cx: &Ctx<'_>,
+        p: &mut Pkt,
+        hint: Option<u64>,
+        sink: &mut impl Sink,
+        pool: &mut BufPool,
+        depth: usize,
+    ) {
+        self.set.clear();
+        let Some(t) = cx.snap.tables.first() else {
+            return;
+        };
+        self.refresh(p);
+        let rank = self.lookup(0, &t.cls, p.data(), hint);
+        match self.table_hit(cx, t, 0, rank, p, sink, pool, depth) {
+            Next::Stop => {}
+            Next::Table(next) => self.continue_tables(cx, p, next, None, sink, pool, depth),
+            Next::ActionSet => self.run_action_set(cx, p, sink, pool, depth),
+        }
+    }
+
+    /// [`Executor::run_tables`] from table `table_id` with the action set
+    /// as it is.
+    #[allow(clippy::too_many_arguments)]
+    fn continue_tables(
+        &mut self,
+        cx: &Ctx<'_>,
+        p: &mut Pkt,
+        mut table_id: usize,
+        mut hint: Option<u64>,
+        sink: &mut impl Sink,
+        pool: &mut BufPool,
+        depth: usize,
+    ) {
         loop {
             let Some(t) = cx.snap.tables.get(table_id) else {
-                pool.put(p.buf);
                 return;
             };
-            self.refresh(&mut p);
-            let rank = self.lookup(table_id, &t.cls, p.buf.data());
-            t.counters.lookup(self.worker, rank != NO_RANK);
-            let Some(rule) = t.cls.rule(rank) else {
-                self.stats.table_miss_drops += 1;
-                pool.put(p.buf);
-                return;
-            };
-            let f = &rule.data;
-            f.counters.hit(self.worker, p.buf.len() as u64, cx.now_ns);
-            p.cookie = f.cookie;
-            p.table_id = table_id as u8;
-            p.reason = if f.table_miss {
-                packet_in_reason::NO_MATCH
-            } else {
-                packet_in_reason::ACTION
-            };
-            let ins = &f.insns;
-            if let Some(id) = ins.meter
-                && !self.meter(cx, id, &mut p)
-            {
-                pool.put(p.buf);
-                return;
-            }
-            if !ins.apply.is_empty() {
-                let last = ins.goto.is_none()
-                    && ins.write.is_empty()
-                    && (ins.clear || self.set.is_empty());
-                match self.exec(cx, &ins.apply, false, p, last, sink, pool, depth) {
-                    Some(q) => p = q,
-                    None => return,
-                }
-            }
-            if ins.clear {
-                self.set.clear();
-            }
-            if !ins.write.is_empty() {
-                self.set.write_all(&ins.write);
-            }
-            if let Some((v, m)) = ins.write_metadata {
-                p.metadata = (p.metadata & !m) | (v & m);
-                self.parsed.key.set(field::METADATA, p.metadata);
-            }
-            match ins.goto {
-                Some(next) => table_id = usize::from(next),
-                None => break,
+            self.refresh(p);
+            let rank = self.lookup(table_id, &t.cls, p.data(), hint.take());
+            match self.table_hit(cx, t, table_id, rank, p, sink, pool, depth) {
+                Next::Stop => return,
+                Next::Table(next) => table_id = next,
+                Next::ActionSet => break,
             }
         }
+        self.run_action_set(cx, p, sink, pool, depth);
+    }
+
+    /// What the flow of rank `rank` in table `table_id` (`t`) does to `p`:
+    /// counters, meter, instructions.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn table_hit(
+        &mut self,
+        cx: &Ctx<'_>,
+        t: &Table,
+        table_id: usize,
+        rank: u32,
+        p: &mut Pkt,
+        sink: &mut impl Sink,
+        pool: &mut BufPool,
+        depth: usize,
+    ) -> Next {
+        t.counters.lookup(self.worker, rank != NO_RANK);
+        let Some(rule) = t.cls.rule(rank) else {
+            self.stats.table_miss_drops += 1;
+            return Next::Stop;
+        };
+        let f = &rule.data;
+        f.counters.hit(self.worker, p.len() as u64, cx.now_ns);
+        let ins = &f.insns;
+        if let Some(id) = ins.meter
+            && !self.meter(cx, id, p)
+        {
+            return Next::Stop;
+        }
+        let last = ins.goto.is_none() && ins.write.is_empty() && (ins.clear || self.set.is_empty());
+        if last
+            && let [Act::Output { port, .. }] = *ins.apply
+            && port < port_no::MAX
+        {
+            // The whole flow is `actions=output:N` (the common case):
+            // what `exec` and `output_final` would do, without them.
+            // The ingress port itself is not sent to.
+            if port != p.in_port
+                && forwardable(cx.snap, port)
+                && let Some(b) = p.buf.take()
+            {
+                sink.output(port, b, pool);
+            }
+            return Next::Stop;
+        }
+        self.table_hit_general(cx, f, table_id, p, last, sink, pool, depth)
+    }
+
+    /// [`Executor::table_hit`] past the `output:N` case.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
+    fn table_hit_general(
+        &mut self,
+        cx: &Ctx<'_>,
+        f: &FlowData,
+        table_id: usize,
+        p: &mut Pkt,
+        last: bool,
+        sink: &mut impl Sink,
+        pool: &mut BufPool,
+        depth: usize,
+    ) -> Next {
+        let ins = &f.insns;
+        // What a packet-in from here on reports.
+        p.cookie = f.cookie;
+        p.table_id = table_id as u8;
+        p.reason = if f.table_miss {
+            packet_in_reason::NO_MATCH
+        } else {
+            packet_in_reason::ACTION
+        };
+        if !ins.apply.is_empty() && !self.exec(cx, &ins.apply, false, p, last, sink, pool, depth) {
+            return Next::Stop;
+        }
+        if ins.clear {
+            self.set.clear();
+        }
+        if !ins.write.is_empty() {
+            self.set.write_all(&ins.write);
+        }
+        if let Some((v, m)) = ins.write_metadata {
+            p.metadata = (p.metadata & !m) | (v & m);
+            self.parsed.key.set(field::METADATA, p.metadata);
+        }
+        match ins.goto {
+            Some(next) => Next::Table(usize::from(next)),
+            None => Next::ActionSet,
+        }
+    }
+
+    /// Runs the action set at the end of the pipeline.
+    fn run_action_set(
+        &mut self,
+        cx: &Ctx<'_>,
+        p: &mut Pkt,
+        sink: &mut impl Sink,
+        pool: &mut BufPool,
+        depth: usize,
+    ) {
         if self.set.is_empty() {
-            pool.put(p.buf);
             return;
         }
         // The set is taken out while it runs (its actions borrow it, the
@@ -632,9 +918,7 @@ impl Executor {
         let set = std::mem::take(&mut self.set);
         let acts: &[Act] = set.as_slice();
         let has_group = acts.iter().any(|a| matches!(a, Act::Group(_)));
-        if let Some(p) = self.exec(cx, acts, has_group, p, true, sink, pool, depth) {
-            pool.put(p.buf);
-        }
+        self.exec(cx, acts, has_group, p, true, sink, pool, depth);
         self.set = set;
         self.set.clear();
     }
@@ -646,7 +930,7 @@ impl Executor {
             // snapshot never gets here. Treat as no meter.
             return true;
         };
-        match m.apply(self.worker, cx.now_ns, p.buf.len() as u32) {
+        match m.apply(self.worker, cx.now_ns, p.len() as u32) {
             MeterVerdict::Pass => true,
             MeterVerdict::Drop => {
                 self.stats.meter_drops += 1;
@@ -671,79 +955,74 @@ impl Executor {
         if p.offsets_stale {
             self.refresh(p);
         }
-        match modify::set_field_parsed(p.buf.data_mut(), &self.parsed, f) {
+        let Some(buf) = p.buf.as_mut() else { return };
+        match modify::set_field_parsed(buf.data_mut(), &self.parsed, f) {
             Ok(()) => p.key_stale = true,
             Err(_) => self.stats.modify_errors += 1,
         }
     }
 
-    /// Sends a copy of `p` (or `p` itself when `own`) to `port`.
+    /// Sends a copy of `p` to `port`.
     #[allow(clippy::too_many_arguments)]
     fn output(
         &mut self,
         cx: &Ctx<'_>,
-        p: Pkt,
+        p: &mut Pkt,
         port: u32,
         max_len: u16,
         sink: &mut impl Sink,
         pool: &mut BufPool,
         depth: usize,
-    ) -> Option<Pkt> {
+    ) {
         match port {
             port_no::CONTROLLER => {
-                self.packet_in(cx, &p, p.reason, max_len, sink);
-                Some(p)
+                self.packet_in(cx, p, p.reason, max_len, sink);
             }
             port_no::TABLE => {
                 if depth > 0 {
                     // TABLE from inside the pipeline would loop; OpenFlow
                     // allows it only in packet-out.
-                    return Some(p);
+                    return;
                 }
-                let copy = self.copy(&p, pool);
-                self.run_tables(cx, copy, 0, sink, pool, depth + 1);
-                let mut p = p;
+                let mut copy = self.copy(p, pool);
+                self.run_tables(cx, &mut copy, 0, None, sink, pool, depth + 1);
+                copy.free(pool);
                 p.key_stale = true;
                 p.offsets_stale = true;
-                Some(p)
             }
             port_no::ALL | port_no::FLOOD => {
                 for e in cx.snap.ports.iter() {
-                    if e.port_no != p.in_port && e.config & port_config::NO_FWD == 0 {
-                        let c = self.copy(&p, pool);
-                        sink.output(e.port_no, c.buf, pool);
+                    if e.port_no != p.in_port && e.config & NO_SEND == 0 {
+                        let c = self.copy_buf(p, pool);
+                        sink.output(e.port_no, c, pool);
                     }
                 }
-                Some(p)
             }
             _ => {
                 let dest = match port {
                     port_no::IN_PORT => p.in_port,
                     port_no::LOCAL => port_no::LOCAL,
-                    port_no::NORMAL | port_no::ANY => return Some(p),
-                    n if n == p.in_port => return Some(p),
+                    port_no::NORMAL | port_no::ANY => return,
+                    n if n == p.in_port => return,
                     n => n,
                 };
-                match cx.snap.port(dest) {
-                    Some(e) if e.config & port_config::NO_FWD == 0 => {
-                        let c = self.copy(&p, pool);
-                        sink.output(dest, c.buf, pool);
-                    }
-                    _ => {}
+                if forwardable(cx.snap, dest) {
+                    let c = self.copy_buf(p, pool);
+                    sink.output(dest, c, pool);
                 }
-                Some(p)
             }
         }
     }
 
-    /// Sends `p` itself to a physical destination when that is possible
-    /// without a copy; otherwise falls back to [`Executor::output`] and
-    /// frees `p`.
+    /// Sends `p`'s buffer itself to a physical destination when that is
+    /// possible without a copy; otherwise falls back to
+    /// [`Executor::output`].
     #[allow(clippy::too_many_arguments)]
+    #[inline]
     fn output_final(
         &mut self,
         cx: &Ctx<'_>,
-        p: Pkt,
+        p: &mut Pkt,
         port: u32,
         max_len: u16,
         sink: &mut impl Sink,
@@ -757,23 +1036,27 @@ impl Executor {
             _ => None,
         };
         if let Some(dest) = dest {
-            match cx.snap.port(dest) {
-                Some(e) if e.config & port_config::NO_FWD == 0 => sink.output(dest, p.buf, pool),
-                _ => pool.put(p.buf),
+            if forwardable(cx.snap, dest)
+                && let Some(b) = p.buf.take()
+            {
+                sink.output(dest, b, pool);
             }
             return;
         }
-        if let Some(p) = self.output(cx, p, port, max_len, sink, pool, depth) {
-            pool.put(p.buf);
-        }
+        self.output(cx, p, port, max_len, sink, pool, depth);
+    }
+
+    /// A copy of `p`'s frame in a buffer from `pool`.
+    fn copy_buf(&self, p: &Pkt, pool: &mut BufPool) -> PacketBuf {
+        let mut buf = pool.get();
+        // Same capacity as the original: cannot fail.
+        let _ = buf.fill(p.data());
+        buf
     }
 
     fn copy(&self, p: &Pkt, pool: &mut BufPool) -> Pkt {
-        let mut buf = pool.get();
-        // Same capacity as the original: cannot fail.
-        let _ = buf.fill(p.buf.data());
         Pkt {
-            buf,
+            buf: Some(self.copy_buf(p, pool)),
             in_port: p.in_port,
             metadata: p.metadata,
             tunnel_id: p.tunnel_id,
@@ -802,71 +1085,73 @@ impl Executor {
             metadata: p.metadata,
             tunnel_id: p.tunnel_id,
         };
-        sink.packet_in(&meta, p.buf.data());
+        sink.packet_in(&meta, p.data());
     }
 
     /// Executes `acts` on `p`. When `last`, nothing follows: the final
-    /// output may take the buffer. Returns the packet unless it was
-    /// consumed or ended (invalid TTL). `skip_output` drops OUTPUTs (an
-    /// action set with a GROUP).
+    /// output may take the buffer. Returns whether the packet goes on
+    /// (false once its buffer was handed on or it ended on an invalid TTL).
+    /// `skip_output` drops OUTPUTs (an action set with a GROUP).
     #[allow(clippy::too_many_arguments)]
     fn exec(
         &mut self,
         cx: &Ctx<'_>,
         acts: &[Act],
         skip_output: bool,
-        mut p: Pkt,
+        p: &mut Pkt,
         last: bool,
         sink: &mut impl Sink,
         pool: &mut BufPool,
         depth: usize,
-    ) -> Option<Pkt> {
+    ) -> bool {
         let n = acts.len();
         for (i, a) in acts.iter().enumerate() {
-            let is_last = last && i + 1 == n;
             match *a {
                 Act::Output { port, max_len } => {
                     if skip_output {
                         continue;
                     }
-                    if is_last {
+                    if last && i + 1 == n {
                         self.output_final(cx, p, port, max_len, sink, pool, depth);
-                        return None;
+                        return false;
                     }
-                    p = self.output(cx, p, port, max_len, sink, pool, depth)?;
+                    self.output(cx, p, port, max_len, sink, pool, depth);
                 }
                 Act::Group(g) => {
-                    self.group(cx, g, &mut p, sink, pool, depth);
+                    self.group(cx, g, p, sink, pool, depth);
                 }
-                Act::SetField(f) => self.set_field(&mut p, f),
+                Act::SetField(f) => self.set_field(p, f),
                 Act::SetTunnelId(v) => {
                     p.tunnel_id = v;
                     self.parsed.key.set(field::TUNNEL_ID, v);
                 }
-                Act::PushVlan(t) => self.moved(&mut p, |b| modify::push_vlan(b, t)),
-                Act::PopVlan => self.moved(&mut p, modify::pop_vlan),
-                Act::PushMpls(t) => self.moved(&mut p, |b| modify::push_mpls(b, t)),
-                Act::PopMpls(t) => self.moved(&mut p, |b| modify::pop_mpls(b, t)),
-                Act::PushPbb(t) => self.moved(&mut p, |b| modify::push_pbb(b, t)),
-                Act::PopPbb => self.moved(&mut p, modify::pop_pbb),
-                Act::CopyTtlOut => self.changed(&mut p, modify::copy_ttl_out),
-                Act::CopyTtlIn => self.changed(&mut p, modify::copy_ttl_in),
-                Act::SetMplsTtl(t) => self.changed(&mut p, |b| modify::set_mpls_ttl(b, t)),
-                Act::SetNwTtl(t) => self.changed(&mut p, |b| modify::set_nw_ttl(b, t)),
+                Act::PushVlan(t) => self.moved(p, |b| modify::push_vlan(b, t)),
+                Act::PopVlan => self.moved(p, modify::pop_vlan),
+                Act::PushMpls(t) => self.moved(p, |b| modify::push_mpls(b, t)),
+                Act::PopMpls(t) => self.moved(p, |b| modify::pop_mpls(b, t)),
+                Act::PushPbb(t) => self.moved(p, |b| modify::push_pbb(b, t)),
+                Act::PopPbb => self.moved(p, modify::pop_pbb),
+                Act::CopyTtlOut => self.changed(p, modify::copy_ttl_out),
+                Act::CopyTtlIn => self.changed(p, modify::copy_ttl_in),
+                Act::SetMplsTtl(t) => self.changed(p, |b| modify::set_mpls_ttl(b, t)),
+                Act::SetNwTtl(t) => self.changed(p, |b| modify::set_nw_ttl(b, t)),
                 Act::DecMplsTtl | Act::DecNwTtl => {
+                    let Some(buf) = p.buf.as_mut() else {
+                        return false;
+                    };
                     let r = if matches!(a, Act::DecMplsTtl) {
-                        modify::dec_mpls_ttl(&mut p.buf)
+                        modify::dec_mpls_ttl(buf)
                     } else {
-                        modify::dec_nw_ttl(&mut p.buf)
+                        modify::dec_nw_ttl(buf)
                     };
                     match r {
                         Ok(TtlOutcome::Decremented) => p.key_stale = true,
                         Ok(TtlOutcome::Invalid) => {
                             self.stats.invalid_ttl += 1;
                             let len = cx.snap.miss_send_len;
-                            self.packet_in(cx, &p, packet_in_reason::INVALID_TTL, len, sink);
-                            pool.put(p.buf);
-                            return None;
+                            self.packet_in(cx, p, packet_in_reason::INVALID_TTL, len, sink);
+                            p.free(pool);
+                            return false;
                         }
                         Err(_) => self.stats.modify_errors += 1,
                     }
@@ -874,7 +1159,7 @@ impl Executor {
                 Act::SetQueue(_) => {}
             }
         }
-        Some(p)
+        true
     }
 
     /// A modification that moves headers.
@@ -883,7 +1168,8 @@ impl Executor {
         p: &mut Pkt,
         f: impl FnOnce(&mut PacketBuf) -> Result<(), modify::ModifyError>,
     ) {
-        match f(&mut p.buf) {
+        let Some(buf) = p.buf.as_mut() else { return };
+        match f(buf) {
             Ok(()) => {
                 p.key_stale = true;
                 p.offsets_stale = true;
@@ -898,7 +1184,8 @@ impl Executor {
         p: &mut Pkt,
         f: impl FnOnce(&mut PacketBuf) -> Result<(), modify::ModifyError>,
     ) {
-        match f(&mut p.buf) {
+        let Some(buf) = p.buf.as_mut() else { return };
+        match f(buf) {
             Ok(()) => p.key_stale = true,
             Err(_) => self.stats.modify_errors += 1,
         }
@@ -919,14 +1206,13 @@ impl Executor {
         }
         self.refresh(p);
         let groups = cx.groups;
-        let Some(sel) = groups.apply(self.worker, id, &self.parsed.key, p.buf.len() as u64) else {
+        let Some(sel) = groups.apply(self.worker, id, &self.parsed.key, p.len() as u64) else {
             return;
         };
         for (_, acts) in sel.iter() {
-            let copy = self.copy(p, pool);
-            if let Some(c) = self.exec(cx, acts, false, copy, true, sink, pool, depth + 1) {
-                pool.put(c.buf);
-            }
+            let mut copy = self.copy(p, pool);
+            self.exec(cx, acts, false, &mut copy, true, sink, pool, depth + 1);
+            copy.free(pool);
         }
         // Executing buckets reparsed copies into `parsed`.
         p.key_stale = true;
@@ -936,3 +1222,180 @@ impl Executor {
 
 #[cfg(test)]
 mod tests;
+
+/// [`Executor::process_batch`] against [`Executor::process`], packet by
+/// packet (the worker uses the former, the pipeline tests the latter).
+#[cfg(test)]
+mod batch_tests {
+    use std::net::Ipv4Addr;
+
+    use openflow::action::Action;
+    use openflow::oxm::{Match, Oxm};
+
+    use super::*;
+    use crate::frames::{self, Ip4, Tcp};
+
+    use super::tests::Rec;
+
+    fn program() -> Arc<Program> {
+        // Answers 1 on every other run: a stateful program.
+        let path = format!("{}/tests/data/count_odd.o", env!("CARGO_MANIFEST_DIR"));
+        Arc::new(Program::load(&std::fs::read(path).unwrap(), 1).unwrap())
+    }
+
+    fn snapshot(prog: Arc<Program>) -> (Snapshot, Vec<Arc<FlowCounters>>) {
+        let flow =
+            |table_id: u8, priority: u16, fields: Vec<Oxm>, insns: Vec<Instruction>| FlowSpec {
+                table_id,
+                priority,
+                m: Match { fields },
+                insns,
+                ..FlowSpec::default()
+            };
+        let out = |port| Action::Output { port, max_len: 0 };
+        let mut filtered = flow(
+            0,
+            30,
+            vec![
+                Oxm::EthType(0x0800),
+                Oxm::IpProto(17),
+                ofext_filter::wire::filter_prog_oxm(1),
+            ],
+            vec![Instruction::ApplyActions(vec![out(4)])],
+        );
+        filtered.filter = Some(prog);
+        let flows = vec![
+            // `output:2`, the fast path (and the ingress port 2 drops).
+            flow(
+                0,
+                20,
+                vec![
+                    Oxm::EthType(0x0800),
+                    Oxm::Ipv4Dst {
+                        value: Ipv4Addr::new(10, 0, 0, 2),
+                        mask: None,
+                    },
+                ],
+                vec![Instruction::ApplyActions(vec![out(2)])],
+            ),
+            filtered,
+            // Table 1 through a GOTO with a rewrite and two outputs.
+            flow(
+                0,
+                10,
+                vec![Oxm::EthType(0x0800)],
+                vec![
+                    Instruction::WriteMetadata {
+                        metadata: 7,
+                        mask: 0xff,
+                    },
+                    Instruction::GotoTable(1),
+                ],
+            ),
+            flow(
+                1,
+                5,
+                vec![Oxm::Metadata {
+                    value: 7,
+                    mask: None,
+                }],
+                vec![Instruction::ApplyActions(vec![
+                    Action::SetField(Oxm::IpDscp(10)),
+                    out(3),
+                    out(port_no::CONTROLLER),
+                ])],
+            ),
+            // Everything else floods.
+            flow(
+                0,
+                0,
+                vec![],
+                vec![Instruction::ApplyActions(vec![out(port_no::FLOOD)])],
+            ),
+        ];
+        Snapshot::from_flows(1, 2, 1, &[1, 2, 3, 4], flows).unwrap()
+    }
+
+    fn frames() -> Vec<Vec<u8>> {
+        let mut v = Vec::new();
+        for i in 0..80u32 {
+            let ip = Ip4 {
+                dst: Ipv4Addr::new(10, 0, 0, [2, 3, 4][(i % 3) as usize]),
+                src: Ipv4Addr::from(0x0b00_0000 | (i % 7)),
+                ..Ip4::default()
+            };
+            v.push(match i % 5 {
+                0 | 1 => frames::tcp4(&ip, &Tcp::default(), 0, 64),
+                2 => frames::udp4(&ip, 1, 2, 4, 60),
+                3 => frames::icmp4_echo(&ip, 1, 2, 8),
+                _ => {
+                    let mut f = frames::tcp4(&ip, &Tcp::default(), 0, 64);
+                    f[12] = 0x86; // not IPv4: the general parse
+                    f
+                }
+            });
+        }
+        v
+    }
+
+    fn counts(c: &[Arc<FlowCounters>]) -> Vec<u64> {
+        c.iter().map(|c| c.totals().packet_count).collect()
+    }
+
+    #[test]
+    fn batch_equals_one_by_one() {
+        for cache in [0, 4, 8192] {
+            let (a_snap, a_counters) = snapshot(program());
+            let (b_snap, b_counters) = snapshot(program());
+            let groups =
+                |s: &Snapshot| GroupView::new(s.groups.clone(), &crate::group::LivePorts::new());
+            let (ga, gb) = (groups(&a_snap), groups(&b_snap));
+            let (mut a, mut b) = (Executor::new(0, cache), Executor::new(0, cache));
+            let (mut pa, mut pb) = (BufPool::with_capacity(8), BufPool::with_capacity(8));
+            let (mut ra, mut rb) = (Rec::default(), Rec::default());
+            let cxa = Ctx {
+                snap: &a_snap,
+                groups: &ga,
+                now_ns: 1,
+            };
+            let cxb = Ctx {
+                snap: &b_snap,
+                groups: &gb,
+                now_ns: 1,
+            };
+            let all = frames();
+            // Batches of several sizes, one larger than `MAX_BATCH`.
+            for (n, chunk) in all.chunks(37).enumerate() {
+                let in_port = 1 + n as u32 % 2;
+                let mut bufs: Vec<PacketBuf> = chunk
+                    .iter()
+                    .map(|f| {
+                        let mut buf = pa.get();
+                        assert!(buf.fill(f));
+                        buf
+                    })
+                    .collect();
+                a.process_batch(&cxa, &mut bufs, in_port, &mut ra, &mut pa);
+                assert!(bufs.is_empty());
+                for f in chunk {
+                    let mut buf = pb.get();
+                    assert!(buf.fill(f));
+                    b.process(&cxb, buf, in_port, &mut rb, &mut pb);
+                }
+            }
+            assert_eq!(ra.out, rb.out, "cache {cache}");
+            assert_eq!(ra.pins, rb.pins, "cache {cache}");
+            assert_eq!(a.stats(), b.stats());
+            // Each cache hashes with its own random seed: a tiny one sees
+            // other collisions, a large one none.
+            let ((ha, ma), (hb, mb)) = (a.cache_stats(), b.cache_stats());
+            assert_eq!(ha + ma, hb + mb);
+            if cache == 8192 {
+                assert_eq!((ha, ma), (hb, mb));
+            }
+            assert_eq!(counts(&a_counters), counts(&b_counters));
+            assert!(ra.out.len() > all.len(), "floods and copies happened");
+            assert_eq!(pa.available(), pa.allocated(), "every buffer came back");
+        }
+    }
+}

@@ -21,10 +21,12 @@ use crate::packet::extract;
 
 const PORTS: [u32; 4] = [1, 2, 3, 4];
 
+/// A sink that records what the pipeline sent (also used by the batch
+/// tests in the parent module).
 #[derive(Default)]
-struct Rec {
-    out: Vec<(u32, Vec<u8>)>,
-    pins: Vec<(PacketInMeta, Vec<u8>)>,
+pub(super) struct Rec {
+    pub(super) out: Vec<(u32, Vec<u8>)>,
+    pub(super) pins: Vec<(PacketInMeta, Vec<u8>)>,
 }
 
 impl Sink for Rec {
@@ -812,4 +814,26 @@ fn cache_and_no_cache_agree_across_many_flows() {
     }
     let (hits, _) = b.ex.cache_stats();
     assert!(hits >= 32);
+}
+
+#[test]
+fn port_config_no_recv_and_port_down() {
+    let mut sw = Sw::new(vec![f(
+        0,
+        1,
+        vec![],
+        vec![apply(vec![out(port_no::FLOOD)])],
+    )]);
+    let mut ports: Vec<PortEntry> = sw.snap.ports.to_vec();
+    ports[0].config = port_config::NO_RECV;
+    ports[2].config = port_config::PORT_DOWN;
+    sw.snap.ports = ports.into();
+    // Nothing enters from port 1 (NO_RECV) or port 3 (down).
+    assert!(sw.send(1, &tcp()).out.is_empty());
+    assert!(sw.send(3, &tcp()).out.is_empty());
+    assert_eq!(sw.ex.stats().port_config_drops, 2);
+    // From port 2: flooded to 1 (NO_RECV does not stop sending) and 4, not
+    // to the down port 3.
+    assert_eq!(ports_of(&sw.send(2, &tcp())), vec![1, 4]);
+    assert_eq!(sw.pool.available(), sw.pool.allocated());
 }
