@@ -314,10 +314,13 @@ impl Subtable {
 /// Build-time grouping of the rules of one mask.
 struct MaskGroup {
     mask: FlowKey,
-    /// Masked value and the ranks with it, in rank order.
-    buckets: Vec<(FlowKey, Vec<u32>)>,
-    /// Masked value → index in `buckets`.
-    index: HashMap<FlowKey, usize>,
+    /// Masked values, one per bucket, in order of their first rule.
+    values: Vec<FlowKey>,
+    /// Rules per bucket (then, after counting, where each bucket's ranks
+    /// start in `ranks`).
+    counts: Vec<u32>,
+    /// Masked value → index in `values`.
+    index: HashMap<FlowKey, u32, foldhash::fast::RandomState>,
 }
 
 /// An immutable, versioned classifier over rules with payload `T` and
@@ -346,32 +349,73 @@ impl<T, P> Classifier<T, P> {
         // bucket placement should not be predictable from outside.
         let hasher = KeyHasher::new();
 
-        // Group: mask -> (masked value -> ranks), in rank order.
-        let mut by_mask: HashMap<FlowKey, usize> = HashMap::new();
+        // Group: mask -> masked value -> ranks, in rank order. Built in two
+        // passes over flat arrays (each rule's bucket, then the ranks per
+        // bucket by counting), not a vector per bucket: tables of 100,000
+        // flows are rebuilt on every publication that touches them.
+        let mut by_mask: HashMap<FlowKey, usize, foldhash::fast::RandomState> = HashMap::default();
         let mut groups: Vec<MaskGroup> = Vec::new();
-        for (rank, r) in rules.iter().enumerate() {
+        let mut assign: Vec<(u32, u32)> = Vec::with_capacity(rules.len());
+        for r in &rules {
             let gi = *by_mask.entry(r.m.mask).or_insert_with(|| {
                 groups.push(MaskGroup {
                     mask: r.m.mask,
-                    buckets: Vec::new(),
-                    index: HashMap::new(),
+                    values: Vec::new(),
+                    counts: Vec::new(),
+                    index: HashMap::default(),
                 });
                 groups.len() - 1
             });
-            let MaskGroup { buckets, index, .. } = &mut groups[gi];
+            let MaskGroup {
+                values,
+                counts,
+                index,
+                ..
+            } = &mut groups[gi];
             let value = r.m.value.masked(&r.m.mask);
             let bi = *index.entry(value).or_insert_with(|| {
-                buckets.push((value, Vec::new()));
-                buckets.len() - 1
+                values.push(value);
+                counts.push(0);
+                (values.len() - 1) as u32
             });
-            buckets[bi].1.push(rank as u32);
+            counts[bi as usize] += 1;
+            assign.push((gi as u32, bi));
+        }
+        // Per group: bucket starts (prefix sums), then the ranks in rank
+        // order, so each bucket's slice is ascending.
+        let mut group_ranks: Vec<Vec<u32>> = Vec::with_capacity(groups.len());
+        for g in &mut groups {
+            let mut start = 0u32;
+            for c in g.counts.iter_mut() {
+                let n = *c;
+                *c = start;
+                start += n;
+            }
+            g.counts.push(start);
+            group_ranks.push(vec![0; start as usize]);
+        }
+        let mut next: Vec<Vec<u32>> = groups.iter().map(|g| g.counts.clone()).collect();
+        for (rank, &(gi, bi)) in assign.iter().enumerate() {
+            let at = &mut next[gi as usize][bi as usize];
+            group_ranks[gi as usize][*at as usize] = rank as u32;
+            *at += 1;
         }
 
         // Groups were created in rank order of their first rule, so they are
         // already sorted by min_rank.
         let mut filtered = Vec::new();
         let mut subtables = Vec::with_capacity(groups.len());
-        for MaskGroup { mask, buckets, .. } in groups {
+        for (
+            MaskGroup {
+                mask,
+                values: bucket_values,
+                counts: starts,
+                ..
+            },
+            all_ranks,
+        ) in groups.into_iter().zip(group_ranks)
+        {
+            let n_buckets = bucket_values.len();
             let mut words = [0u8; KEY_WORDS];
             let mut packed = [0u64; KEY_WORDS];
             let mut n_words = 0;
@@ -383,22 +427,18 @@ impl<T, P> Classifier<T, P> {
                 }
             }
             let mut st = Subtable {
-                min_rank: buckets
-                    .first()
-                    .and_then(|b| b.1.first())
-                    .copied()
-                    .unwrap_or(NO_RANK),
+                min_rank: all_ranks.first().copied().unwrap_or(NO_RANK),
                 n_words,
                 words,
                 mask: packed,
-                slots: vec![(0, 0); (buckets.len() * 2).next_power_of_two().max(2)]
-                    .into_boxed_slice(),
+                slots: vec![(0, 0); (n_buckets * 2).next_power_of_two().max(2)].into_boxed_slice(),
                 values: Box::default(),
                 buckets: Box::default(),
             };
-            let mut values = Vec::with_capacity(buckets.len() * n_words);
-            let mut out = Vec::with_capacity(buckets.len());
-            for (bi, (value, ranks)) in buckets.iter().enumerate() {
+            let mut values = Vec::with_capacity(n_buckets * n_words);
+            let mut out = Vec::with_capacity(n_buckets);
+            for (bi, value) in bucket_values.iter().enumerate() {
+                let ranks = &all_ranks[starts[bi] as usize..starts[bi + 1] as usize];
                 let lead_start = filtered.len() as u32;
                 let mut plain = NO_RANK;
                 for &rank in ranks {
