@@ -41,7 +41,8 @@ macro_rules! code_enum {
                 }
             }
 
-            /// The spec's name of the code (`"OTHER"` for unnamed codes).
+            /// The variant's name, `CamelCase` (`"OTHER"` for unnamed
+            /// codes); [`ErrorCode::spec_name`] gives the spec's constant.
             pub const fn name(self) -> &'static str {
                 match self {
                     $(Self::$var => stringify!($var),)*
@@ -438,7 +439,45 @@ pub enum ErrorCode {
     },
 }
 
+/// `CamelCase` → `SCREAMING_SNAKE` (`BadOutPort` → `BAD_OUT_PORT`).
+fn screaming_snake(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    let mut prev_lower = false;
+    for c in name.chars() {
+        if c.is_ascii_uppercase() && prev_lower {
+            out.push('_');
+        }
+        prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        out.push(c.to_ascii_uppercase());
+    }
+    out
+}
+
 impl ErrorCode {
+    /// The `openflow.h` constant naming this code, as `ovs-ofctl` prints
+    /// it: `OFPBAC_BAD_OUT_PORT`, `OFPGMFC_GROUP_EXISTS`. `None` for codes
+    /// the spec does not name and for experimenter errors.
+    pub fn spec_name(&self) -> Option<String> {
+        let (prefix, name) = match *self {
+            Self::HelloFailed(c) => ("OFPHFC_", c.name()),
+            Self::BadRequest(c) => ("OFPBRC_", c.name()),
+            Self::BadAction(c) => ("OFPBAC_", c.name()),
+            Self::BadInstruction(c) => ("OFPBIC_", c.name()),
+            Self::BadMatch(c) => ("OFPBMC_", c.name()),
+            Self::FlowModFailed(c) => ("OFPFMFC_", c.name()),
+            Self::GroupModFailed(c) => ("OFPGMFC_", c.name()),
+            Self::PortModFailed(c) => ("OFPPMFC_", c.name()),
+            Self::TableModFailed(c) => ("OFPTMFC_", c.name()),
+            Self::QueueOpFailed(c) => ("OFPQOFC_", c.name()),
+            Self::SwitchConfigFailed(c) => ("OFPSCFC_", c.name()),
+            Self::RoleRequestFailed(c) => ("OFPRRFC_", c.name()),
+            Self::MeterModFailed(c) => ("OFPMMFC_", c.name()),
+            Self::TableFeaturesFailed(c) => ("OFPTFFC_", c.name()),
+            Self::Experimenter { .. } | Self::Unknown { .. } => return None,
+        };
+        (name != "OTHER").then(|| format!("{prefix}{}", screaming_snake(name)))
+    }
+
     /// Builds the typed code from a non-experimenter `(type, code)` pair. Type
     /// `0xffff` is not accepted here (its layout differs); it becomes `Unknown`.
     pub const fn from_raw(err_type: u16, code: u16) -> Self {
@@ -850,6 +889,41 @@ pub fn error_data(msg: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spec_names_are_the_openflow_h_constants() {
+        assert_eq!(
+            ErrorCode::GroupModFailed(GroupModFailedCode::GroupExists)
+                .spec_name()
+                .as_deref(),
+            Some("OFPGMFC_GROUP_EXISTS")
+        );
+        assert_eq!(
+            ErrorCode::HelloFailed(HelloFailedCode::Eperm)
+                .spec_name()
+                .as_deref(),
+            Some("OFPHFC_EPERM")
+        );
+        assert_eq!(
+            ErrorCode::BadRequest(BadRequestCode::IsSlave)
+                .spec_name()
+                .as_deref(),
+            Some("OFPBRC_IS_SLAVE")
+        );
+        assert_eq!(
+            ErrorCode::FlowModFailed(FlowModFailedCode::Other(99)).spec_name(),
+            None
+        );
+        assert_eq!(
+            ErrorCode::Experimenter {
+                exp_code: 1,
+                experimenter: 2
+            }
+            .spec_name(),
+            None
+        );
+        assert_eq!(screaming_snake("Is12Bits"), "IS12_BITS");
+    }
 
     #[test]
     fn raw_round_trip() {

@@ -38,11 +38,6 @@ use openflow::multipart::{MultipartReply, MultipartRequest, MultipartRequestBody
 use openflow::port::{Port, port_config, port_features, port_state};
 
 use openflow::ErrorCode;
-use openflow::error::{
-    BadActionCode, BadInstructionCode, BadMatchCode, BadRequestCode, FlowModFailedCode,
-    GroupModFailedCode, HelloFailedCode, MeterModFailedCode, PortModFailedCode, QueueOpFailedCode,
-    RoleRequestFailedCode, SwitchConfigFailedCode, TableFeaturesFailedCode, TableModFailedCode,
-};
 
 use crate::client::{ClientError, Connection, SubscriptionError};
 use crate::ofctl::format_port;
@@ -130,87 +125,12 @@ pub async fn multipart_with_xid(
 
 pub use crate::client::ext_replies;
 
-/// `BadOutPort` or `BAD_OUT_PORT` → `BAD_OUT_PORT`.
-fn screaming_snake(name: &str) -> String {
-    let mut out = String::with_capacity(name.len() + 4);
-    let mut prev_lower = false;
-    for c in name.chars() {
-        if c.is_ascii_uppercase() && prev_lower {
-            out.push('_');
-        }
-        prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
-        out.push(c.to_ascii_uppercase());
-    }
-    out
-}
-
 /// An OpenFlow error code by the name `ovs-ofctl` prints for it, the
 /// `openflow.h` constant: `OFPBAC_BAD_OUT_PORT`, `OFPGMFC_GROUP_EXISTS`.
 /// Codes without a name (and experimenter errors) are printed by the
 /// `openflow` crate's `Display`.
 pub fn error_name(code: ErrorCode) -> String {
-    let (prefix, name, named) = match code {
-        ErrorCode::HelloFailed(c) => ("OFPHFC_", c.name(), !matches!(c, HelloFailedCode::Other(_))),
-        ErrorCode::BadRequest(c) => ("OFPBRC_", c.name(), !matches!(c, BadRequestCode::Other(_))),
-        ErrorCode::BadAction(c) => ("OFPBAC_", c.name(), !matches!(c, BadActionCode::Other(_))),
-        ErrorCode::BadInstruction(c) => (
-            "OFPBIC_",
-            c.name(),
-            !matches!(c, BadInstructionCode::Other(_)),
-        ),
-        ErrorCode::BadMatch(c) => ("OFPBMC_", c.name(), !matches!(c, BadMatchCode::Other(_))),
-        ErrorCode::FlowModFailed(c) => (
-            "OFPFMFC_",
-            c.name(),
-            !matches!(c, FlowModFailedCode::Other(_)),
-        ),
-        ErrorCode::GroupModFailed(c) => (
-            "OFPGMFC_",
-            c.name(),
-            !matches!(c, GroupModFailedCode::Other(_)),
-        ),
-        ErrorCode::PortModFailed(c) => (
-            "OFPPMFC_",
-            c.name(),
-            !matches!(c, PortModFailedCode::Other(_)),
-        ),
-        ErrorCode::TableModFailed(c) => (
-            "OFPTMFC_",
-            c.name(),
-            !matches!(c, TableModFailedCode::Other(_)),
-        ),
-        ErrorCode::QueueOpFailed(c) => (
-            "OFPQOFC_",
-            c.name(),
-            !matches!(c, QueueOpFailedCode::Other(_)),
-        ),
-        ErrorCode::SwitchConfigFailed(c) => (
-            "OFPSCFC_",
-            c.name(),
-            !matches!(c, SwitchConfigFailedCode::Other(_)),
-        ),
-        ErrorCode::RoleRequestFailed(c) => (
-            "OFPRRFC_",
-            c.name(),
-            !matches!(c, RoleRequestFailedCode::Other(_)),
-        ),
-        ErrorCode::MeterModFailed(c) => (
-            "OFPMMFC_",
-            c.name(),
-            !matches!(c, MeterModFailedCode::Other(_)),
-        ),
-        ErrorCode::TableFeaturesFailed(c) => (
-            "OFPTFFC_",
-            c.name(),
-            !matches!(c, TableFeaturesFailedCode::Other(_)),
-        ),
-        _ => ("", "", false),
-    };
-    if named {
-        format!("{prefix}{}", screaming_snake(name))
-    } else {
-        code.to_string()
-    }
+    code.spec_name().unwrap_or_else(|| code.to_string())
 }
 
 /// The one-line text of an error: for a switch's refusal the OpenFlow error
@@ -724,18 +644,8 @@ mod tests {
             data: Vec::new(),
         };
         assert_eq!(describe_error(&e), "OFPT_ERROR: OFPBAC_BAD_OUT_PORT");
-        assert_eq!(
-            error_name(ErrorCode::GroupModFailed(GroupModFailedCode::GroupExists)),
-            "OFPGMFC_GROUP_EXISTS"
-        );
-        assert_eq!(
-            error_name(ErrorCode::HelloFailed(HelloFailedCode::Eperm)),
-            "OFPHFC_EPERM"
-        );
         // Unnamed codes fall back to the numbers.
-        let other = ErrorCode::FlowModFailed(FlowModFailedCode::Other(99));
+        let other = ErrorCode::FlowModFailed(openflow::error::FlowModFailedCode::Other(99));
         assert_eq!(error_name(other), other.to_string());
-        assert_eq!(screaming_snake("BAD_OUT_PORT"), "BAD_OUT_PORT");
-        assert_eq!(screaming_snake("Is12Bits"), "IS12_BITS");
     }
 }
