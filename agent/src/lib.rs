@@ -46,6 +46,8 @@ pub mod config;
 pub mod daemon;
 pub mod demo;
 pub mod flow_table;
+#[cfg(fuzzing)]
+pub mod fuzzing;
 pub mod multipart;
 pub mod programs;
 pub mod role;
