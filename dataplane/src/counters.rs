@@ -55,9 +55,16 @@ impl FlowCounters {
     /// An out-of-range worker index counts in the last slot (never panics).
     #[inline]
     pub fn hit(&self, worker: usize, bytes: u64, now_ns: u64) {
+        self.hit_n(worker, 1, bytes, now_ns);
+    }
+
+    /// Counts `packets` packets of `bytes` bytes in all, matched by
+    /// `worker` at `now_ns` (a batch's hits on one flow at once).
+    #[inline]
+    pub fn hit_n(&self, worker: usize, packets: u64, bytes: u64, now_ns: u64) {
         let i = worker.min(self.slots.len() - 1);
         let s = &self.slots[i];
-        bump(&s.packets, 1);
+        bump(&s.packets, packets);
         bump(&s.bytes, bytes);
         if s.last_used_ns.load(Ordering::Relaxed) != now_ns {
             s.last_used_ns.store(now_ns, Ordering::Relaxed);
@@ -122,10 +129,16 @@ impl TableCounters {
     /// Counts one lookup by `worker`, matched or not.
     #[inline]
     pub fn lookup(&self, worker: usize, matched: bool) {
+        self.lookup_n(worker, 1, u64::from(matched));
+    }
+
+    /// Counts `lookups` lookups by `worker`, `matched` of which matched.
+    #[inline]
+    pub fn lookup_n(&self, worker: usize, lookups: u64, matched: u64) {
         let s = &self.slots[worker.min(self.slots.len() - 1)];
-        bump(&s.lookups, 1);
-        if matched {
-            bump(&s.matched, 1);
+        bump(&s.lookups, lookups);
+        if matched != 0 {
+            bump(&s.matched, matched);
         }
     }
 

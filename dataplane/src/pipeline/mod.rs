@@ -532,6 +532,23 @@ pub struct Executor {
     set: ActionSet,
     env: RunEnv,
     stats: ExecStats,
+    /// Hits on table 0 not yet added to the counters: consecutive packets
+    /// of a batch that hit the same flow are counted with one update
+    /// (flushed when another flow is hit and at the end of every entry
+    /// point, while the snapshot is still borrowed).
+    pending: PendingHits,
+}
+
+/// Counter updates of table 0 held back within a batch (see `pending`).
+#[derive(Debug, Clone, Copy, Default)]
+struct PendingHits {
+    /// Lookups and matches of table 0.
+    lookups: u64,
+    matched: u64,
+    /// The flow hit last (`NO_RANK`: none) and its packets and bytes.
+    rank: u32,
+    packets: u64,
+    bytes: u64,
 }
 
 impl core::fmt::Debug for Executor {
@@ -560,6 +577,10 @@ impl Executor {
             set: ActionSet::with_capacity(16),
             env: RunEnv::new(worker),
             stats: ExecStats::default(),
+            pending: PendingHits {
+                rank: NO_RANK,
+                ..PendingHits::default()
+            },
         }
     }
 
@@ -614,6 +635,7 @@ impl Executor {
         // Depth 1: inside the pipeline (TABLE is only for packet-out).
         self.run_tables(cx, &mut p, 0, None, sink, pool, 1);
         p.free(pool);
+        self.flush_hits(cx);
     }
 
     /// Runs the packets of `bufs` (received on `in_port`), in order, through
@@ -662,6 +684,7 @@ impl Executor {
                 p.free(pool);
             }
         }
+        self.flush_hits(cx);
     }
 
     /// Executes a PACKET_OUT's actions on `buf` as if it had arrived on
@@ -682,6 +705,7 @@ impl Executor {
         let mut p = Pkt::new(buf, in_port);
         self.exec(cx, acts, false, &mut p, true, sink, pool, 0);
         p.free(pool);
+        self.flush_hits(cx);
     }
 
     /// Makes the key (and header offsets) describe the frame again.
@@ -757,6 +781,34 @@ impl Executor {
         self.continue_tables(cx, p, usize::from(first), hint, sink, pool, depth);
     }
 
+    /// Adds the held-back hits on table 0's last flow to its counters.
+    #[inline]
+    fn flush_flow_hits(&mut self, cx: &Ctx<'_>) {
+        let p = &mut self.pending;
+        if p.packets != 0
+            && let Some(rule) = cx.snap.tables.first().and_then(|t| t.cls.rule(p.rank))
+        {
+            rule.data.counters.hit_n(self.worker, p.packets, p.bytes, cx.now_ns);
+        }
+        p.packets = 0;
+        p.bytes = 0;
+        p.rank = NO_RANK;
+    }
+
+    /// Adds every held-back table-0 count to the counters: at the end of
+    /// each entry point, while `cx`'s snapshot is still the one counted.
+    fn flush_hits(&mut self, cx: &Ctx<'_>) {
+        self.flush_flow_hits(cx);
+        let p = &mut self.pending;
+        if p.lookups != 0
+            && let Some(t) = cx.snap.tables.first()
+        {
+            t.counters.lookup_n(self.worker, p.lookups, p.matched);
+        }
+        p.lookups = 0;
+        p.matched = 0;
+    }
+
     /// The first table of a received packet, inlined into the batch loop
     /// (the common packet ends here: a cache hit on `output:N`); the rest
     /// goes on in [`Executor::continue_tables`].
@@ -827,13 +879,27 @@ impl Executor {
         pool: &mut BufPool,
         depth: usize,
     ) -> Next {
-        t.counters.lookup(self.worker, rank != NO_RANK);
+        if table_id == 0 {
+            self.pending.lookups += 1;
+        } else {
+            t.counters.lookup(self.worker, rank != NO_RANK);
+        }
         let Some(rule) = t.cls.rule(rank) else {
             self.stats.table_miss_drops += 1;
             return Next::Stop;
         };
         let f = &rule.data;
-        f.counters.hit(self.worker, p.len() as u64, cx.now_ns);
+        if table_id == 0 {
+            if self.pending.rank != rank {
+                self.flush_flow_hits(cx);
+                self.pending.rank = rank;
+            }
+            self.pending.matched += 1;
+            self.pending.packets += 1;
+            self.pending.bytes += p.len() as u64;
+        } else {
+            f.counters.hit(self.worker, p.len() as u64, cx.now_ns);
+        }
         let ins = &f.insns;
         if let Some(id) = ins.meter
             && !self.meter(cx, id, p)
