@@ -788,7 +788,9 @@ impl Executor {
         if p.packets != 0
             && let Some(rule) = cx.snap.tables.first().and_then(|t| t.cls.rule(p.rank))
         {
-            rule.data.counters.hit_n(self.worker, p.packets, p.bytes, cx.now_ns);
+            rule.data
+                .counters
+                .hit_n(self.worker, p.packets, p.bytes, cx.now_ns);
         }
         p.packets = 0;
         p.bytes = 0;
