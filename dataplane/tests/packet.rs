@@ -314,35 +314,7 @@ fn buf(f: &[u8]) -> PacketBuf {
 }
 
 /// Every ≤64-bit field, for field-by-field comparisons.
-const FIELDS: [FieldLoc; 27] = [
-    field::IN_PORT,
-    field::IN_PHY_PORT,
-    field::METADATA,
-    field::TUNNEL_ID,
-    field::ETH_DST,
-    field::ETH_TYPE,
-    field::ETH_SRC,
-    field::VLAN_VID,
-    field::VLAN_PCP,
-    field::IP_PROTO,
-    field::IP_DSCP,
-    field::IP_ECN,
-    field::MPLS_TC,
-    field::MPLS_BOS,
-    field::ICMP_TYPE,
-    field::ICMP_CODE,
-    field::IPV4_SRC,
-    field::IPV4_DST,
-    field::TP_SRC,
-    field::TP_DST,
-    field::MPLS_LABEL,
-    field::IPV6_FLABEL,
-    field::PBB_ISID,
-    field::ARP_SHA,
-    field::IPV6_EXTHDR,
-    field::ARP_THA,
-    field::ARP_OP,
-];
+const FIELDS: [FieldLoc; 27] = field::SCALAR;
 
 /// Asserts that `k` differs from `before` exactly in `changed` fields (and
 /// the given 128-bit fields).
