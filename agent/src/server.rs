@@ -36,9 +36,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use controller_examples::client::{Target, TlsConfig};
+use controller_examples::client::{Target, TlsConfig, dial};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
@@ -291,38 +291,22 @@ async fn active_loop(
     backoff_min: Duration,
     backoff_max: Duration,
 ) {
-    let (host, port) = match &target {
-        Target::Tcp { host, port } | Target::Ssl { host, port } => (host.clone(), *port),
-        _ => return,
-    };
     let mut backoff = backoff_min;
     loop {
         let started = Instant::now();
-        match TcpStream::connect((host.as_str(), port)).await {
-            Ok(sock) => {
-                let _ = sock.set_nodelay(true);
+        match dial(&target, tls.as_ref()).await {
+            Ok((stream, _)) => {
                 let conn = ConnId(next.fetch_add(1, Ordering::Relaxed));
                 info!("connected to controller {target} (conn {})", conn.0);
-                match &tls {
-                    Some(t) if target.is_tls() => {
-                        let name = rustls_pki_types::ServerName::try_from(host.clone())
-                            .unwrap_or_else(|_| {
-                                rustls_pki_types::ServerName::try_from("controller".to_owned())
-                                    .expect("static name")
-                            });
-                        match tokio_rustls::TlsConnector::from(t.client_config())
-                            .connect(name, sock)
-                            .await
-                        {
-                            Ok(s) => run_conn(s, conn, shared.clone()).await,
-                            Err(e) => warn!("TLS handshake with {target} failed: {e}"),
-                        }
-                    }
-                    _ => run_conn(sock, conn, shared.clone()).await,
-                }
+                run_conn(stream, conn, shared.clone()).await;
                 info!("connection to controller {target} closed");
             }
-            Err(e) => debug!("cannot connect to {target}: {e}"),
+            // Nobody listening is routine while a controller is down; a TLS
+            // refusal is worth a warning.
+            Err(e @ controller_examples::client::ConnectError::Connect { .. }) => {
+                debug!("cannot connect to {target}: {e}")
+            }
+            Err(e) => warn!("cannot connect to {target}: {e}"),
         }
         // A connection that lived a while resets the backoff (rconn).
         if started.elapsed() > backoff_max {

@@ -316,6 +316,62 @@ impl std::fmt::Debug for Connection {
     }
 }
 
+/// A byte stream to a peer: plain TCP or TLS over it.
+pub trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
+
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
+
+/// Opens the transport of an active target: TCP to `tcp:HOST:PORT`, and
+/// TLS over it for `ssl:HOST:PORT` (with `tls`, which verifies the peer
+/// against its CA). The OpenFlow handshake is the caller's. Used by
+/// [`Connection::connect`] and by a switch dialing its controllers.
+pub async fn dial(
+    target: &Target,
+    tls: Option<&TlsConfig>,
+) -> Result<(Box<dyn Io>, Option<SocketAddr>), ConnectError> {
+    let (host, port, tls) = match target {
+        Target::Tcp { host, port } => (host, *port, None),
+        Target::Ssl { host, port } => {
+            let tls = tls.ok_or_else(|| ConnectError::TlsRequired {
+                target: target.to_string(),
+            })?;
+            (host, *port, Some(tls))
+        }
+        _ => {
+            return Err(ConnectError::WrongTarget {
+                target: target.to_string(),
+                reason: "a passive target needs Listener::bind",
+            });
+        }
+    };
+    let tcp = TcpStream::connect((host.as_str(), port))
+        .await
+        .map_err(|source| ConnectError::Connect {
+            target: target.to_string(),
+            source,
+        })?;
+    // Small control messages should not wait for Nagle.
+    let _ = tcp.set_nodelay(true);
+    let peer = tcp.peer_addr().ok();
+    let Some(tls) = tls else {
+        return Ok((Box::new(tcp), peer));
+    };
+    let name = rustls_pki_types::ServerName::try_from(host.clone()).map_err(|_| {
+        ConnectError::Connect {
+            target: target.to_string(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "host is not a valid TLS server name",
+            ),
+        }
+    })?;
+    let stream = tokio_rustls::TlsConnector::from(tls.client_config())
+        .connect(name, tcp)
+        .await
+        .map_err(ConnectError::from_io)?;
+    Ok((Box::new(stream), peer))
+}
+
 impl Connection {
     /// Connects to a switch listening on an active target (`tcp:` or
     /// `ssl:`) and performs the handshake. The whole of it is bounded by
@@ -328,52 +384,8 @@ impl Connection {
     }
 
     async fn connect_inner(target: &Target, options: &ClientOptions) -> Result<Self, ConnectError> {
-        let (host, port, tls) = match target {
-            Target::Tcp { host, port } => (host, *port, None),
-            Target::Ssl { host, port } => {
-                let tls = options
-                    .tls
-                    .as_ref()
-                    .ok_or_else(|| ConnectError::TlsRequired {
-                        target: target.to_string(),
-                    })?;
-                (host, *port, Some(tls))
-            }
-            _ => {
-                return Err(ConnectError::WrongTarget {
-                    target: target.to_string(),
-                    reason: "a passive target needs Listener::bind",
-                });
-            }
-        };
-        let tcp = TcpStream::connect((host.as_str(), port))
-            .await
-            .map_err(|source| ConnectError::Connect {
-                target: target.to_string(),
-                source,
-            })?;
-        // Small control messages should not wait for Nagle.
-        let _ = tcp.set_nodelay(true);
-        let peer = tcp.peer_addr().ok();
-        match tls {
-            None => Self::handshake(tcp, peer, options).await,
-            Some(tls) => {
-                let name = rustls_pki_types::ServerName::try_from(host.clone()).map_err(|_| {
-                    ConnectError::Connect {
-                        target: target.to_string(),
-                        source: std::io::Error::new(
-                            std::io::ErrorKind::InvalidInput,
-                            "host is not a valid TLS server name",
-                        ),
-                    }
-                })?;
-                let stream = tokio_rustls::TlsConnector::from(tls.client_config())
-                    .connect(name, tcp)
-                    .await
-                    .map_err(ConnectError::from_io)?;
-                Self::handshake(stream, peer, options).await
-            }
-        }
+        let (stream, peer) = dial(target, options.tls.as_ref()).await?;
+        Self::handshake(stream, peer, options).await
     }
 
     /// Performs the OpenFlow handshake over an already established byte

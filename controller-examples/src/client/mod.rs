@@ -55,7 +55,7 @@ mod listener;
 mod target;
 mod tls;
 
-pub use connection::{ClientOptions, Connection, Subscription, SubscriptionError};
+pub use connection::{ClientOptions, Connection, Io, Subscription, SubscriptionError, dial};
 pub use error::{ClientError, ConnectError, TargetError, TlsError};
 pub use ext::{PROG_LOAD_MAX_CHUNK, ext_replies};
 pub use listener::Listener;
