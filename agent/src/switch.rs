@@ -1020,6 +1020,11 @@ impl Switch {
         if pm.mask & !SETTABLE != 0 {
             return Err(e(PortModFailedCode::BadConfig));
         }
+        // Advertised features cannot be changed on these ports: only 0
+        // ("no change") or the current set is accepted.
+        if pm.advertise != 0 && pm.advertise != self.ports[i].info.advertised {
+            return Err(e(PortModFailedCode::BadAdvertise));
+        }
         let p = &mut self.ports[i];
         let new = (p.config & !pm.mask) | (pm.config & pm.mask);
         if new != p.config {

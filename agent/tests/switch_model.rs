@@ -203,6 +203,20 @@ async fn errors_are_exact_and_change_nothing() {
         code_of(c.send_checked(pm(44, desc.hw_addr)).await),
         ErrorCode::PortModFailed(PortModFailedCode::BadPort)
     );
+    let mut bad_advertise = PortMod {
+        port_no: 2,
+        hw_addr: desc.hw_addr,
+        config: 0,
+        mask: 0,
+        advertise: 1 << 5,
+    };
+    if desc.advertised == bad_advertise.advertise {
+        bad_advertise.advertise = 1 << 6;
+    }
+    assert_eq!(
+        code_of(c.send_checked(MessageBody::PortMod(bad_advertise)).await),
+        ErrorCode::PortModFailed(PortModFailedCode::BadAdvertise)
+    );
     let mut sub = c.subscribe();
     c.send_checked(pm(2, desc.hw_addr)).await.unwrap();
     let st = next_of(&mut sub, |m| matches!(m.body, MessageBody::PortStatus(_))).await;
