@@ -46,9 +46,8 @@ use ofext_filter::helpers::monotonic_ns;
 use ofext_filter::wire::{ExtErrorCode, OKO_EXPERIMENTER};
 use openflow::action::Action;
 use openflow::error::{
-    BadActionCode, BadInstructionCode, BadRequestCode, ErrorCode, GroupModFailedCode,
-    MeterModFailedCode, PortModFailedCode, QueueOpFailedCode, SwitchConfigFailedCode,
-    TableModFailedCode,
+    BadActionCode, BadRequestCode, ErrorCode, GroupModFailedCode, MeterModFailedCode,
+    PortModFailedCode, QueueOpFailedCode, SwitchConfigFailedCode, TableModFailedCode,
 };
 use openflow::group::{group_id, group_mod_command};
 use openflow::instruction::Instruction;
@@ -143,7 +142,8 @@ impl Refs<'_> {
         &self,
         m: &dataplane::classifier::FlowMatch,
         insns: &[Instruction],
-    ) -> Result<(), ErrorCode> {
+        table_id: u8,
+    ) -> Result<Instructions, ErrorCode> {
         if let Some(id) = m.filter_prog
             && !self
                 .programs
@@ -167,14 +167,8 @@ impl Refs<'_> {
             self.validate_actions(acts, false)?;
         }
         // Compiling catches what the wire checks cannot (ethertypes,
-        // set-field values); the table id only matters for GOTO, which the
-        // flow table checks.
-        Instructions::compile(insns, 0, usize::from(self.n_tables))
-            .map(|_| ())
-            .or_else(|e| match e {
-                ErrorCode::BadInstruction(BadInstructionCode::BadTableId) => Ok(()),
-                e => Err(e),
-            })
+        // set-field values); the result becomes the flow's rule.
+        Instructions::compile(insns, table_id, usize::from(self.n_tables))
     }
 
     /// Checks actions against the switch: ports exist, groups exist, TABLE
@@ -611,13 +605,21 @@ impl Switch {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Compiles a flow entry into its classifier rule.
-    fn compile_rule(&self, e: &FlowEntry) -> Result<Arc<Rule<FlowData>>, ErrorCode> {
-        let insns = Instructions::compile(
-            &e.instructions,
-            e.table_id,
-            usize::from(self.settings.n_tables),
-        )?;
+    /// Compiles a flow entry into its classifier rule; `insns` are its
+    /// instructions when validation already compiled them.
+    fn compile_rule(
+        &self,
+        e: &FlowEntry,
+        insns: Option<Instructions>,
+    ) -> Result<Arc<Rule<FlowData>>, ErrorCode> {
+        let insns = match insns {
+            Some(i) => i,
+            None => Instructions::compile(
+                &e.instructions,
+                e.table_id,
+                usize::from(self.settings.n_tables),
+            )?,
+        };
         let filter = match e.flow_match.filter_prog {
             Some(id) => Some(
                 self.programs_lock()
@@ -654,17 +656,26 @@ impl Switch {
             ports: &self.ports,
             n_tables: self.settings.n_tables,
         };
-        let validate =
-            |m: &dataplane::classifier::FlowMatch, i: &[Instruction]| refs.validate_flow(m, i);
+        // Validation compiles the instructions; the result is kept for the
+        // rules, so a FLOW_MOD compiles them once. The flow table calls the
+        // validator only with a valid table id.
+        let compiled: std::cell::RefCell<Option<Instructions>> = std::cell::RefCell::new(None);
+        let validate = |m: &dataplane::classifier::FlowMatch, i: &[Instruction]| {
+            let c = refs.validate_flow(m, i, fm.table_id)?;
+            *compiled.borrow_mut() = Some(c);
+            Ok(())
+        };
         let ctx = ModContext::new(now, now_ns, &validate);
         // FlowTables is all-or-nothing itself.
         let out = self.flows.apply(fm, &ctx)?;
+        let compiled = compiled.into_inner();
         // `added` and `modified` are the live entries (`replaced`, the old
-        // one, shares `added`'s sequence number and is overwritten).
+        // one, shares `added`'s sequence number and is overwritten); all
+        // carry this FLOW_MOD's instructions.
         for e in out.added.iter().chain(out.modified.iter()) {
             // Validation covered what compiling checks; a failure here
             // would be a bug, and the flow then simply has no rule.
-            if let Ok(rule) = self.compile_rule(e) {
+            if let Ok(rule) = self.compile_rule(e, compiled.clone()) {
                 self.rules.insert(e.seq, rule);
             }
         }
@@ -733,7 +744,7 @@ impl Switch {
             .cloned()
             .collect();
         for e in entries {
-            if let Ok(rule) = self.compile_rule(&e) {
+            if let Ok(rule) = self.compile_rule(&e, None) {
                 self.rules.insert(e.seq, rule);
                 self.dirty_tables.insert(e.table_id);
             }
