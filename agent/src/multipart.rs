@@ -134,15 +134,7 @@ pub(crate) fn answer(
             if *experimenter != OKO_EXPERIMENTER {
                 return Err(ErrorCode::BadRequest(BadRequestCode::BadExperimenter).into());
             }
-            let ext =
-                ExtMultipartRequest::parse(*experimenter, *exp_type, data).map_err(|e| match e
-                    .error_code()
-                {
-                    ErrorCode::Experimenter { .. } => {
-                        Refusal::Ext(ofext_filter::wire::ExtErrorCode::BadRequest, e.to_string())
-                    }
-                    c => Refusal::Code(c),
-                })?;
+            let ext = ExtMultipartRequest::parse(*experimenter, *exp_type, data)?;
             let replies = crate::programs::answer_multipart(sw, &ext, MAX_BODY)?;
             return Ok(replies
                 .into_iter()

@@ -61,6 +61,17 @@ impl Refusal {
     }
 }
 
+impl From<ofext_filter::wire::ExtParseError> for Refusal {
+    /// A malformed extension message: its standard code (bad experimenter
+    /// or exp_type), else the extension's BAD_REQUEST with the reason.
+    fn from(e: ofext_filter::wire::ExtParseError) -> Self {
+        match e.error_code() {
+            ErrorCode::Experimenter { .. } => Self::Ext(ExtErrorCode::BadRequest, e.to_string()),
+            c => Self::Code(c),
+        }
+    }
+}
+
 impl From<ErrorCode> for Refusal {
     fn from(c: ErrorCode) -> Self {
         Self::Code(c)
@@ -296,10 +307,7 @@ pub(crate) fn handle_message(
     x: &ExperimenterMsg,
     fx: &mut Effects,
 ) -> Result<(), Refusal> {
-    let m = ExtMessage::from_experimenter(x).map_err(|e| match e.error_code() {
-        ErrorCode::Experimenter { .. } => ext(ExtErrorCode::BadRequest, e.to_string()),
-        c => Refusal::Code(c),
-    })?;
+    let m = ExtMessage::from_experimenter(x)?;
     let program = |sw: &Switch, id: u32| {
         sw.programs()
             .lock()
