@@ -3145,3 +3145,35 @@ fn accepted_random_filters_are_safe_on_random_packets() {
         "accepted {accepted}, refused {refused}: {why:?}"
     );
 }
+
+#[test]
+fn helper_sites_name_their_map_over_every_call_instance() {
+    // f looks up the map its caller passes: the same site sees map 0 from
+    // one call and map 2 from the other, so it names no map; the two calls
+    // are two lookups per run. The update's key is in the packet, its value
+    // on the stack: both plain. The hash reads a map value: not plain.
+    let info = ok("mov %r6, %r1\nmov %r7, %r2\n\
+         lddw %r1, map:0\ncall local f\nlddw %r1, map:2\ncall local f\n\
+         jlt %r7, 8, +9\nstdw [%r10-16], 0\nstdw [%r10-8], 0\n\
+         lddw %r1, map:1\nmov %r2, %r6\nmov %r3, %r10\nadd %r3, -16\nmov %r4, 0\ncall 2\n\
+         stw [%r10-4], 0\nlddw %r1, map:0\nmov %r2, %r10\nadd %r2, -4\ncall 1\n\
+         jeq %r0, 0, +3\nmov %r1, %r0\nmov %r2, 8\ncall 6\n\
+         mov %r0, 0\nexit\n\
+         f:\nstw [%r10-4], 0\nmov %r2, %r10\nadd %r2, -4\ncall 1\nmov %r0, 0\nexit");
+    let sites: Vec<(i32, Option<u32>, bool)> = info
+        .helper_sites
+        .iter()
+        .map(|s| (s.helper, s.map, s.plain_args))
+        .collect();
+    assert_eq!(
+        sites,
+        [
+            (2, Some(1), true),
+            (1, Some(0), true),
+            (6, None, false),
+            (1, None, true),
+        ]
+    );
+    assert!(info.helper_sites.windows(2).all(|w| w[0].pc < w[1].pc));
+    assert_eq!(info.max_lookups, 3);
+}

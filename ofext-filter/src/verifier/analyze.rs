@@ -1,7 +1,7 @@
 //! Abstract interpretation: one pass per function instance over the
 //! instructions in topological order, joining states where paths meet.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::cfg::Cfg;
 use super::scalar::{
@@ -9,7 +9,7 @@ use super::scalar::{
     end_bounds,
 };
 use super::state::{Frame, Off, Slot, State, Value, join};
-use super::{MAX_CALL_DEPTH, MAX_PACKET_LEN, MAX_STEPS, VerifyError};
+use super::{HelperSite, MAX_CALL_DEPTH, MAX_PACKET_LEN, MAX_STEPS, VerifyError};
 use crate::isa::{Insn, STACK_SIZE, alu, atomic, call_src, class, helper, jmp, mode};
 use crate::maps::MapDef;
 
@@ -41,6 +41,10 @@ pub(super) struct Analyzer<'a> {
     pub(super) maps_used: BTreeSet<u32>,
     pub(super) zero_flags: BTreeSet<usize>,
     pub(super) max_depth: usize,
+    /// Helper call sites, merged over every visit.
+    pub(super) sites: BTreeMap<usize, HelperSite>,
+    /// `map_lookup_elem` visits: each run makes at most this many.
+    pub(super) lookups: usize,
 }
 
 fn size_range(size: u64, signed: bool) -> Scalar {
@@ -67,6 +71,8 @@ impl<'a> Analyzer<'a> {
             maps_used: BTreeSet::new(),
             zero_flags: BTreeSet::new(),
             max_depth: 1,
+            sites: BTreeMap::new(),
+            lookups: 0,
         }
     }
 
@@ -964,7 +970,41 @@ impl<'a> Analyzer<'a> {
         }
     }
 
+    /// Records what this visit of helper call `pc` proved (after the
+    /// arguments were checked).
+    fn note_site(&mut self, pc: usize, st: &State, id: i32, map: Option<u32>, mem_args: &[u8]) {
+        let plain_args = mem_args
+            .iter()
+            .all(|&r| matches!(st.reg(r), Value::Stack { .. } | Value::Packet(_)));
+        if id == helper::MAP_LOOKUP_ELEM {
+            self.lookups += 1;
+        }
+        let site = HelperSite {
+            pc,
+            helper: id,
+            map,
+            plain_args,
+        };
+        self.sites
+            .entry(pc)
+            .and_modify(|s| {
+                if s.map != map {
+                    s.map = None;
+                }
+                s.plain_args &= plain_args;
+            })
+            .or_insert(site);
+    }
+
     fn helper_call(&mut self, pc: usize, st: &mut State, id: i32) -> Res<()> {
+        let (map, mem_args): (Option<u32>, &[u8]) = match id {
+            helper::MAP_LOOKUP_ELEM | helper::MAP_DELETE_ELEM => {
+                (Some(self.map_arg(pc, st, 1)?), &[2])
+            }
+            helper::MAP_UPDATE_ELEM => (Some(self.map_arg(pc, st, 1)?), &[2, 3]),
+            helper::HASH => (None, &[1]),
+            _ => (None, &[]),
+        };
         let r0 = match id {
             helper::MAP_LOOKUP_ELEM => {
                 let m = self.map_arg(pc, st, 1)?;
@@ -1022,6 +1062,7 @@ impl<'a> Analyzer<'a> {
             _ => return Err(VerifyError::UnknownHelper { pc, id }),
         };
         self.helpers.insert(id);
+        self.note_site(pc, st, id, map, mem_args);
         st.set_reg(0, r0);
         for r in 1..=5 {
             st.set_reg(r, Value::Uninit);

@@ -176,6 +176,29 @@ pub struct VerifyInfo {
     /// Upper bound on the instructions one run executes (helpers count as
     /// one).
     pub max_insns_executed: usize,
+    /// Every helper call the verifier reached, by ascending `pc`.
+    pub helper_sites: Vec<HelperSite>,
+    /// Upper bound on the `map_lookup_elem` calls one run makes (hence on
+    /// the distinct map values it can hold).
+    pub max_lookups: usize,
+}
+
+/// What the verifier knows of one helper call site, over every path (and
+/// every BPF-to-BPF call instance) that reaches it. The JIT uses it to call
+/// a map's operation directly, without re-checking what is proven here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HelperSite {
+    /// Instruction index of the `call`.
+    pub pc: usize,
+    /// The helper id.
+    pub helper: i32,
+    /// The map r1 names on every path, for the map helpers; `None` when
+    /// paths disagree or the helper takes no map.
+    pub map: Option<u32>,
+    /// Every pointer argument (key, value, hashed bytes) points into the
+    /// stack or the packet on every path, never into a map value.
+    pub plain_args: bool,
 }
 
 /// One function of an accepted program.
@@ -523,5 +546,7 @@ pub fn verify(insns: &[Insn], maps: &[MapDef]) -> Result<VerifyInfo, VerifyError
         maps_used: an.maps_used.iter().copied().collect(),
         zero_flags_at: an.zero_flags.iter().copied().collect(),
         max_insns_executed: an.steps,
+        helper_sites: an.sites.values().copied().collect(),
+        max_lookups: an.lookups,
     })
 }
