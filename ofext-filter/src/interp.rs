@@ -298,22 +298,59 @@ impl RunEnv {
     /// across runs so that a run does not set up a fresh one) and the
     /// `get_prandom_u32` generator (shared with the JIT so both engines
     /// draw the same sequence) and the time source, as separate borrows.
-    pub(crate) fn jit_parts(&mut self) -> (*mut u8, &mut Prng, &TimeSource) {
-        (self.stack.as_mut_ptr().cast(), &mut self.prng, &self.time)
+    pub(crate) fn jit_parts(&mut self) -> (*mut u8, &mut Prng, &TimeSource, &mut ValueList) {
+        self.values.0.clear();
+        (
+            self.stack.as_mut_ptr().cast(),
+            &mut self.prng,
+            &self.time,
+            &mut self.values,
+        )
     }
 }
 
 /// A map value granted to the program in the current run.
 #[derive(Clone, Copy)]
-struct Value {
-    addr: u64,
-    len: u64,
-    ptr: NonNull<u8>,
+pub(crate) struct Value {
+    pub(crate) addr: u64,
+    pub(crate) len: u64,
+    pub(crate) ptr: NonNull<u8>,
 }
 
-/// The values granted in the current run. Cleared at the start of every run,
-/// so the pointers it holds between runs are never dereferenced.
-struct ValueList(Vec<Value>);
+/// The values granted in the current run (both engines keep theirs here).
+/// Cleared at the start of every run, so the pointers it holds between runs
+/// are never dereferenced.
+pub(crate) struct ValueList(Vec<Value>);
+
+impl ValueList {
+    /// Grants the `len`-byte value at `ptr` to the run (once: granting it
+    /// again changes nothing); `None` when the run already holds
+    /// [`MAX_VALUES`] others.
+    #[inline]
+    pub(crate) fn grant(&mut self, ptr: NonNull<u8>, len: usize) -> Option<Value> {
+        let v = Value {
+            addr: ptr.as_ptr().addr() as u64,
+            len: len as u64,
+            ptr,
+        };
+        if !self.0.iter().any(|old| old.addr == v.addr) {
+            if self.0.len() >= MAX_VALUES {
+                return None;
+            }
+            self.0.push(v);
+        }
+        Some(v)
+    }
+
+    /// The granted value holding the `n` bytes at `addr` (the latest
+    /// granted first), with the offset of `addr` in it.
+    pub(crate) fn find(&self, addr: u64, n: u64) -> Option<(Value, usize)> {
+        self.0
+            .iter()
+            .rev()
+            .find_map(|v| within(addr, v.addr, v.len, n).map(|off| (*v, off)))
+    }
+}
 
 // SAFETY: the list only carries addresses between runs; they are dereferenced
 // solely inside a run, on the thread running it, while its RunGuard keeps
@@ -607,7 +644,7 @@ impl Interpreter {
         } = env;
         values.0.clear();
         let guard = if self.uses_maps {
-            Some(RunGuard::enter(*cpu))
+            Some(RunGuard::enter_run(*cpu))
         } else {
             None
         };
@@ -627,7 +664,7 @@ impl Interpreter {
                 len: 0,
                 ptr: NonNull::dangling(),
             },
-            values: &mut values.0,
+            values,
         };
 
         let code: &[Slot] = &self.code;
@@ -1049,11 +1086,13 @@ struct Mem<'v> {
     /// The most recently granted value (len 0 before any): checked inline
     /// because filters mostly touch the value they just looked up.
     last: Value,
-    values: &'v mut Vec<Value>,
+    values: &'v mut ValueList,
 }
 
+/// The offset of the `n` bytes at `addr` in the `len` bytes at `start`, if
+/// they lie inside.
 #[inline(always)]
-fn within(addr: u64, start: u64, len: u64, n: u64) -> Option<usize> {
+pub(crate) fn within(addr: u64, start: u64, len: u64, n: u64) -> Option<usize> {
     let a = addr.wrapping_sub(start);
     (a < len && len - a >= n).then_some(a as usize)
 }
@@ -1083,17 +1122,15 @@ impl Mem<'_> {
 
     #[inline(never)]
     fn locate_value(&self, addr: u64, n: u64) -> Option<(Loc, bool)> {
-        self.values.iter().rev().find_map(|v| {
-            within(addr, v.addr, v.len, n).map(|off| {
-                (
-                    Loc::Shared {
-                        base: v.ptr.as_ptr(),
-                        vlen: v.len as usize,
-                        off,
-                    },
-                    true,
-                )
-            })
+        self.values.find(addr, n).map(|(v, off)| {
+            (
+                Loc::Shared {
+                    base: v.ptr.as_ptr(),
+                    vlen: v.len as usize,
+                    off,
+                },
+                true,
+            )
         })
     }
 
@@ -1220,19 +1257,13 @@ impl GuestMemory for Mem<'_> {
     }
 
     fn grant_value(&mut self, ptr: NonNull<u8>, len: usize) -> bool {
-        let v = Value {
-            addr: ptr.as_ptr().addr() as u64,
-            len: len as u64,
-            ptr,
-        };
-        if !self.values.iter().any(|old| old.addr == v.addr) {
-            if self.values.len() >= MAX_VALUES {
-                return false;
+        match self.values.grant(ptr, len) {
+            Some(v) => {
+                self.last = v;
+                true
             }
-            self.values.push(v);
+            None => false,
         }
-        self.last = v;
-        true
     }
 
     fn max_values(&self) -> usize {

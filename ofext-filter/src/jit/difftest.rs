@@ -682,6 +682,18 @@ impl Gen<'_, '_> {
                 }
             }
         }
+        if self.d.below(6) == 0 {
+            // The value found is the key of another lookup: a helper
+            // pointer argument into a map value, which the JIT must read
+            // atomically (through the general trampolines).
+            let m2 = self.d.below(self.maps.len());
+            if self.maps[m2].key_size as usize <= vsize {
+                body.extend(lddw(1, isa::PSEUDO_MAP_FD, m2 as i32, 0));
+                body.push(mov64_reg(2, 0));
+                body.push(call_helper(helper::MAP_LOOKUP_ELEM));
+            }
+        }
+        // `lddw` is two items, one per slot.
         out.push(ins(class::JMP | jmp::JEQ, 0, 0, body.len() as i16, 0));
         out.extend(body);
         self.reinit(&[0, 1, 2, 3, 4, 5], out);

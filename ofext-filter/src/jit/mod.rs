@@ -213,7 +213,7 @@ impl JitProgram {
     /// [`JitError::NoJit`] and the others when only the JIT cannot take it.
     pub fn new_checked(insns: &[Insn], maps: Vec<Arc<Map>>) -> Result<Self, JitError> {
         let interp = Interpreter::new(insns, maps)?;
-        Self::build(interp, insns, &[], true, None).map_err(|f| f.error)
+        Self::build(interp, insns, &[], true, None, None).map_err(|f| f.error)
     }
 
     /// Compiles a program [`verifier::verify`] accepted with `info`;
@@ -234,7 +234,7 @@ impl JitProgram {
                 },
             });
         }
-        Self::build(interp, insns, &info.zero_flags_at, false, None)
+        Self::build(interp, insns, &info.zero_flags_at, false, Some(info), None)
     }
 
     /// `bmi2`: force (or forbid) BMI2 shifts instead of detecting them.
@@ -244,9 +244,10 @@ impl JitProgram {
         insns: &[Insn],
         zero_flags: &[usize],
         checked: bool,
+        info: Option<&VerifyInfo>,
         bmi2: Option<bool>,
     ) -> Result<Self, Fallback> {
-        match runtime::compile(insns, interp.maps(), zero_flags, checked, bmi2) {
+        match runtime::compile(insns, interp.maps(), zero_flags, checked, info, bmi2) {
             Ok(native) => Ok(Self {
                 interp,
                 native,
@@ -263,6 +264,7 @@ impl JitProgram {
         _insns: &[Insn],
         _zero_flags: &[usize],
         _checked: bool,
+        _info: Option<&VerifyInfo>,
         _bmi2: Option<bool>,
     ) -> Result<Self, Fallback> {
         Err(Fallback {
@@ -390,14 +392,15 @@ impl JitProgram {
         bmi2: bool,
     ) -> Result<Self, JitError> {
         let defs: Vec<MapDef> = maps.iter().map(|m| m.def().clone()).collect();
-        let (interp, zero) = if checked {
-            (Interpreter::new(insns, maps)?, Vec::new())
+        let (interp, info) = if checked {
+            (Interpreter::new(insns, maps)?, None)
         } else {
             let info = verifier::verify(insns, &defs)?;
             let i = Interpreter::new(insns, maps)?.with_zero_flags_at(&info.zero_flags_at)?;
-            (i, info.zero_flags_at)
+            (i, Some(info))
         };
-        Self::build(interp, insns, &zero, checked, Some(bmi2)).map_err(|f| f.error)
+        let zero = info.as_ref().map_or(&[][..], |i| &i.zero_flags_at[..]);
+        Self::build(interp, insns, zero, checked, info.as_ref(), Some(bmi2)).map_err(|f| f.error)
     }
 }
 

@@ -28,8 +28,9 @@
 //! (unverified programs) zero it first, so what they may read is
 //! deterministic. (A buffer on the native stack would make every run's frame
 //! larger than a page, which costs a stack probe per run.) The values granted
-//! to the run are tracked inline (a vector is allocated only past
-//! [`INLINE_VALUES`]).
+//! to the run are listed in the environment too, in the interpreter's list
+//! (kept across runs, so a run allocates nothing); at the direct call sites
+//! (see `direct_calls`) nothing is listed at all.
 
 use core::mem::MaybeUninit;
 use core::ptr::NonNull;
@@ -40,9 +41,12 @@ use super::x86_64::{self as cg, LOAD_SIGNED, err_kind};
 use crate::helpers::{
     self, GuestMemory, Helper, HelperCtx, HelperError, MapTable, Prng, TimeSource, shared,
 };
-use crate::interp::{MAX_FRAMES, MAX_VALUES, RunEnv, RunError, STACK_BYTES as ENV_STACK_BYTES};
+use crate::interp::{
+    MAX_FRAMES, MAX_VALUES, RunEnv, RunError, STACK_BYTES as ENV_STACK_BYTES, ValueList, within,
+};
 use crate::isa::{self, Insn, atomic};
 use crate::maps::{Map, RunGuard};
+use crate::verifier::VerifyInfo;
 
 const FRAME: u64 = isa::STACK_SIZE as u64;
 const STACK_WORDS: usize = isa::STACK_SIZE * MAX_FRAMES / 8;
@@ -65,62 +69,6 @@ impl Native {
     }
 }
 
-/// A map value granted to the program in the current run.
-#[derive(Clone, Copy)]
-struct Value {
-    ptr: NonNull<u8>,
-    len: usize,
-}
-
-/// Values granted inline before a run needs the heap (filters look up one
-/// or two).
-const INLINE_VALUES: usize = 4;
-
-/// The values granted in the current run.
-struct Values {
-    inline: [MaybeUninit<Value>; INLINE_VALUES],
-    /// `inline[..n.min(INLINE_VALUES)]` are initialised.
-    n: usize,
-    spill: Vec<Value>,
-}
-
-impl Values {
-    fn new() -> Self {
-        Self {
-            inline: [MaybeUninit::uninit(); INLINE_VALUES],
-            n: 0,
-            spill: Vec::new(),
-        }
-    }
-
-    fn as_slices(&self) -> (&[Value], &[Value]) {
-        let k = self.n.min(INLINE_VALUES);
-        // SAFETY: the first k inline slots were written by `push`.
-        let inline =
-            unsafe { core::slice::from_raw_parts(self.inline.as_ptr().cast::<Value>(), k) };
-        (inline, &self.spill)
-    }
-
-    fn iter(&self) -> impl DoubleEndedIterator<Item = &Value> {
-        let (a, b) = self.as_slices();
-        a.iter().chain(b)
-    }
-
-    fn len(&self) -> usize {
-        self.n
-    }
-
-    fn push(&mut self, v: Value) {
-        match self.inline.get_mut(self.n) {
-            Some(slot) => {
-                slot.write(v);
-            }
-            None => self.spill.push(v),
-        }
-        self.n += 1;
-    }
-}
-
 /// The run context (see the module essay). `repr(C)` and the field offsets
 /// in [`layout`] are what the native code relies on.
 #[repr(C)]
@@ -132,32 +80,26 @@ pub(super) struct Ctx<'a> {
     stack_lo: u64,
     /// Lowest r10 a callee may get ([`MAX_FRAMES`] frames in all).
     depth_limit: u64,
-    /// `rsp` after the entry's pushes, for the error exit.
-    entry_rsp: u64,
     /// Instruction index of a run error.
     err_pc: u64,
     /// [`err_kind`] of a run error, 0 for none.
     err_kind: u64,
-    /// Where the fetch-and-logic loops park r0.
-    scratch: u64,
-    /// Checked mode: executed slots minus the start of the current segment
-    /// (see the code generator's `acct`).
-    executed: i64,
-    /// Checked mode: the instruction budget.
-    budget: i64,
-    /// Checked mode: r0–r5 across trampoline calls.
-    saved: [u64; 6],
+    /// The batch clock, when `now_set` is 1 (read by direct `ktime_get_ns`).
+    now: u64,
+    now_set: u64,
+    /// Words only the native code uses: set up for checked runs, left
+    /// uninitialised for verified ones (whose code writes what it reads).
+    work: MaybeUninit<Work>,
     // ---- Rust only ----
     stack: *mut u8,
-    stack_addr: u64,
     pkt: *mut u8,
-    pkt_addr: u64,
     pkt_len: u64,
     writable: bool,
     /// Checked mode (an unverified program): map handles are searched for
     /// in `maps`, not trusted.
     checked: bool,
-    values: &'a mut Values,
+    /// The environment's list, shared with the interpreter.
+    values: &'a mut ValueList,
     maps: &'a MapTable,
     guard: Option<&'a RunGuard>,
     /// The worker's time source, read only when `ktime_get_ns` is called
@@ -170,6 +112,23 @@ pub(super) struct Ctx<'a> {
     fault: Option<RunError>,
 }
 
+/// The native code's own words in the context (see [`Ctx::work`]).
+#[repr(C)]
+struct Work {
+    /// `rsp` after the entry's pushes, for the error exit (written by the
+    /// entry).
+    entry_rsp: u64,
+    /// Where the fetch-and-logic loops park r0 (written before it is read).
+    scratch: u64,
+    /// Checked mode: executed slots minus the start of the current segment
+    /// (see the code generator's `acct`).
+    executed: i64,
+    /// Checked mode: the instruction budget.
+    budget: i64,
+    /// Checked mode: r0–r5 across trampoline calls.
+    saved: [u64; 6],
+}
+
 fn layout() -> cg::Layout {
     use core::mem::offset_of;
     // The context is far smaller than 2 GiB: every offset fits.
@@ -178,13 +137,15 @@ fn layout() -> cg::Layout {
         stack_top: off(offset_of!(Ctx<'static>, stack_top)),
         stack_lo: off(offset_of!(Ctx<'static>, stack_lo)),
         depth_limit: off(offset_of!(Ctx<'static>, depth_limit)),
-        entry_rsp: off(offset_of!(Ctx<'static>, entry_rsp)),
+        entry_rsp: off(offset_of!(Ctx<'static>, work) + offset_of!(Work, entry_rsp)),
         err_pc: off(offset_of!(Ctx<'static>, err_pc)),
         err_kind: off(offset_of!(Ctx<'static>, err_kind)),
-        scratch: off(offset_of!(Ctx<'static>, scratch)),
-        executed: off(offset_of!(Ctx<'static>, executed)),
-        budget: off(offset_of!(Ctx<'static>, budget)),
-        saved: off(offset_of!(Ctx<'static>, saved)),
+        scratch: off(offset_of!(Ctx<'static>, work) + offset_of!(Work, scratch)),
+        executed: off(offset_of!(Ctx<'static>, work) + offset_of!(Work, executed)),
+        budget: off(offset_of!(Ctx<'static>, work) + offset_of!(Work, budget)),
+        saved: off(offset_of!(Ctx<'static>, work) + offset_of!(Work, saved)),
+        now: off(offset_of!(Ctx<'static>, now)),
+        now_set: off(offset_of!(Ctx<'static>, now_set)),
     }
 }
 
@@ -207,6 +168,9 @@ const FAILED: Ret = Ret {
 type HelperFn = unsafe extern "C" fn(u64, u64, u64, u64, u64, *mut Ctx<'static>) -> Ret;
 type AccessFn = unsafe extern "C" fn(*mut Ctx<'static>, u64, u64, u64, u64, u64) -> Ret;
 type EntryFn = unsafe extern "C" fn(*mut u8, u64, *mut Ctx<'static>) -> u64;
+type DirectLookupFn = unsafe extern "C" fn(u64, u64, *mut Ctx<'static>) -> u64;
+type DirectUpdateFn = unsafe extern "C" fn(u64, u64, u64, u64, *mut Ctx<'static>) -> u64;
+type DirectHashFn = unsafe extern "C" fn(u64, u64) -> u64;
 
 fn targets() -> cg::Targets {
     let h = |f: HelperFn| f as usize as u64;
@@ -226,18 +190,66 @@ fn targets() -> cg::Targets {
     }
 }
 
-/// Compiles `insns` (accepted by the interpreter's loader; verified unless
-/// `checked`).
+/// The helper calls of a verified program that the code can make directly
+/// (see [`cg::Direct`]), by ascending pc. Only when the verifier proved that
+/// no helper gets a pointer into a map value and that a run cannot look up
+/// more than [`MAX_VALUES`] values: then no run needs the list of values it
+/// holds (which only the general trampolines keep), and the interpreter's
+/// [`HelperError::TooManyValues`] cannot happen, so skipping it changes
+/// nothing.
+fn direct_calls(info: &VerifyInfo, maps: &MapTable) -> Vec<(usize, cg::Direct)> {
+    if info.max_lookups > MAX_VALUES || !info.helper_sites.iter().all(|s| s.plain_args) {
+        return Vec::new();
+    }
+    let trusted = |f: usize, ctx_arg: Option<usize>| cg::Direct::Trusted {
+        addr: f as u64,
+        ctx_arg,
+    };
+    info.helper_sites
+        .iter()
+        .filter_map(|s| {
+            let map = s.map.and_then(|m| maps.maps().get(m as usize));
+            let d = match (s.helper, map) {
+                (isa::helper::MAP_LOOKUP_ELEM, Some(m)) => match m.array_layout() {
+                    Some(a) => cg::Direct::ArrayLookup {
+                        base: a.base.as_ptr().addr() as u64,
+                        max_entries: a.max_entries,
+                        stride: u32::try_from(a.stride).ok()?,
+                    },
+                    None => trusted(direct_lookup as DirectLookupFn as usize, Some(2)),
+                },
+                (isa::helper::MAP_UPDATE_ELEM, Some(_)) => {
+                    trusted(direct_update as DirectUpdateFn as usize, Some(4))
+                }
+                (isa::helper::MAP_DELETE_ELEM, Some(_)) => {
+                    trusted(direct_delete as DirectLookupFn as usize, Some(2))
+                }
+                (isa::helper::HASH, _) => trusted(direct_hash as DirectHashFn as usize, None),
+                (isa::helper::KTIME_GET_NS, _) => cg::Direct::Ktime,
+                _ => return None,
+            };
+            Some((s.pc, d))
+        })
+        .collect()
+}
+
+/// Compiles `insns` (accepted by the interpreter's loader; verified, with
+/// the verifier's report `info`, unless `checked`).
 pub(super) fn compile(
     insns: &[Insn],
     maps: &MapTable,
     zero_flags: &[usize],
     checked: bool,
+    info: Option<&VerifyInfo>,
     bmi2: Option<bool>,
 ) -> Result<Native, JitError> {
     let handles: Vec<u64> = (0..maps.maps().len())
         .filter_map(|i| maps.handle(i))
         .collect();
+    let direct = match info {
+        Some(info) if !checked => direct_calls(info, maps),
+        _ => Vec::new(),
+    };
     let mut zero_flags = zero_flags.to_vec();
     zero_flags.sort_unstable();
     let opts = cg::Options {
@@ -245,6 +257,7 @@ pub(super) fn compile(
         bmi2: bmi2.unwrap_or_else(|| std::arch::is_x86_feature_detected!("bmi2")),
         zero_flags: &zero_flags,
         map_handles: &handles,
+        direct: &direct,
         layout: layout(),
         targets: targets(),
     };
@@ -286,7 +299,7 @@ pub(super) fn run(
 }
 
 #[allow(clippy::too_many_arguments)]
-#[inline(never)]
+#[inline]
 fn run_native(
     native: &Native,
     maps: &MapTable,
@@ -298,45 +311,52 @@ fn run_native(
     env: &mut RunEnv,
     error: &mut Option<RunError>,
 ) -> u64 {
-    let guard = native.uses_maps.then(|| RunGuard::enter(env.cpu()));
+    let guard = native.uses_maps.then(|| RunGuard::enter_run(env.cpu()));
     // The worker's buffer, left as the previous run left it: a verified
     // program never reads a stack byte it did not write (the verifier tracks
     // every byte, helper arguments included), and 4 KiB of zeros per packet
     // would cost more than a filter. Checked runs (unverified programs) get
     // zeros, so what they may read is deterministic.
-    let (stack, prng, time) = env.jit_parts();
+    let (stack, prng, time, values) = env.jit_parts();
+    let (now, now_set) = match *time {
+        TimeSource::Batch(t) => (t, 1),
+        TimeSource::Monotonic => (0, 0),
+    };
     if checked {
         // SAFETY: the buffer is STACK_BYTES long (asserted above).
         unsafe { stack.write_bytes(0, STACK_BYTES as usize) };
     }
-    let mut values = Values::new();
-    let stack_addr = stack.addr() as u64;
-    let top = stack_addr + STACK_BYTES;
+    let top = stack.addr() as u64 + STACK_BYTES;
     let mut ctx = Ctx {
         stack_top: top,
         stack_lo: top - FRAME,
         depth_limit: top - FRAME * (MAX_FRAMES as u64 - 1),
-        entry_rsp: 0,
         err_pc: 0,
         err_kind: 0,
-        scratch: 0,
-        executed: 0,
-        budget: i64::try_from(budget).unwrap_or(i64::MAX).min(i64::MAX / 2),
-        saved: [0; 6],
+        now,
+        now_set,
+        work: MaybeUninit::uninit(),
         stack,
-        stack_addr,
         pkt,
-        pkt_addr: pkt.addr() as u64,
         pkt_len: len as u64,
         writable,
         checked,
-        values: &mut values,
+        values,
         maps,
         guard: guard.as_ref(),
         time,
         prng,
         fault: None,
     };
+    if checked {
+        ctx.work.write(Work {
+            entry_rsp: 0,
+            scratch: 0,
+            executed: 0,
+            budget: i64::try_from(budget).unwrap_or(i64::MAX).min(i64::MAX / 2),
+            saved: [0; 6],
+        });
+    }
     // SAFETY: the mapping holds code generated for this entry signature
     // (System V: packet, length, context) and stays mapped while `native`
     // is borrowed.
@@ -379,12 +399,6 @@ fn run_error(ctx: &mut Ctx<'_>, budget: u64) -> RunError {
 
 // ------------------------------------------------------------- regions
 
-#[inline(always)]
-fn within(addr: u64, start: u64, len: u64, n: u64) -> Option<usize> {
-    let a = addr.wrapping_sub(start);
-    (a < len && len - a >= n).then_some(a as usize)
-}
-
 /// Where a checked access lands.
 enum Loc {
     /// Stack or packet (only this run touches them): plain accesses.
@@ -407,18 +421,18 @@ struct Mem<'c> {
     pkt_addr: u64,
     pkt_len: u64,
     writable: bool,
-    values: &'c mut Values,
+    values: &'c mut ValueList,
 }
 
 impl Ctx<'_> {
     fn mem(&mut self) -> Mem<'_> {
         Mem {
             stack: self.stack,
-            stack_addr: self.stack_addr,
+            stack_addr: self.stack.addr() as u64,
             lo: self.stack_lo,
             top: self.stack_top,
             pkt: self.pkt,
-            pkt_addr: self.pkt_addr,
+            pkt_addr: self.pkt.addr() as u64,
             pkt_len: self.pkt_len,
             writable: self.writable,
             values: &mut *self.values,
@@ -477,12 +491,10 @@ impl Mem<'_> {
             // SAFETY: a + n <= pkt_len: inside the packet.
             return Some(Loc::Plain(unsafe { self.pkt.add(a) }, self.writable));
         }
-        self.values.iter().rev().find_map(|v| {
-            within(addr, v.ptr.as_ptr().addr() as u64, v.len as u64, n).map(|off| Loc::Shared {
-                base: v.ptr.as_ptr(),
-                vlen: v.len,
-                off,
-            })
+        self.values.find(addr, n).map(|(v, off)| Loc::Shared {
+            base: v.ptr.as_ptr(),
+            vlen: v.len as usize,
+            off,
         })
     }
 
@@ -570,13 +582,7 @@ impl GuestMemory for Mem<'_> {
     }
 
     fn grant_value(&mut self, ptr: NonNull<u8>, len: usize) -> bool {
-        if !self.values.iter().any(|v| v.ptr == ptr) {
-            if self.values.len() >= MAX_VALUES {
-                return false;
-            }
-            self.values.push(Value { ptr, len });
-        }
-        true
+        self.values.grant(ptr, len).is_some()
     }
 
     fn max_values(&self) -> usize {
@@ -711,6 +717,105 @@ unsafe extern "C" fn helper_tramp<const ID: i32>(
             FAILED
         }
     }
+}
+
+// ------------------------------------------------ direct trampolines
+//
+// Called only from verified code at the sites `direct_calls` chose: r1 is
+// the handle of the map the verifier named (`Arc::as_ptr` of a map the
+// program's table keeps alive), and the key, value and hashed bytes lie in
+// the run's stack or packet, readable for their whole length (the verifier
+// checked `key_size`, `value_size` and the hash length on every path), so
+// they are borrowed in place without the general trampoline's checks.
+
+/// The map behind a direct site's handle.
+///
+/// # Safety
+/// As described above: `handle` is the handle of a map that outlives `'a`.
+unsafe fn map_at<'a>(handle: u64) -> &'a Map {
+    // SAFETY: per the contract.
+    unsafe { &*(handle as usize as *const Map) }
+}
+
+/// The `n` bytes at a direct site's pointer argument.
+///
+/// # Safety
+/// As described above: `n` readable bytes of plain run memory at `ptr`
+/// that nothing writes during `'a`.
+unsafe fn run_bytes<'a>(ptr: u64, n: u64) -> &'a [u8] {
+    // SAFETY: per the contract (n is at most a key, value or hash length).
+    unsafe { core::slice::from_raw_parts(ptr as usize as *const u8, n as usize) }
+}
+
+/// `map_lookup_elem` at a direct site: the value's address or 0.
+///
+/// # Safety
+/// A direct site (see above); `ctx` is the running program's context.
+unsafe extern "C" fn direct_lookup(map: u64, key: u64, ctx: *mut Ctx<'_>) -> u64 {
+    // SAFETY: a direct site: a live map, `key_size` bytes of plain memory,
+    // the running program's context.
+    let (map, ctx) = unsafe { (map_at(map), &*ctx) };
+    // SAFETY: as above.
+    let key = unsafe { run_bytes(key, u64::from(map.def().key_size)) };
+    match ctx.guard {
+        Some(g) => map.lookup(key, g).map_or(0, |p| p.as_ptr().addr() as u64),
+        // Unreachable: a program with map helpers runs under a guard.
+        None => 0,
+    }
+}
+
+/// `map_update_elem` at a direct site: 0 or a negative errno.
+///
+/// # Safety
+/// As for [`direct_lookup`].
+unsafe extern "C" fn direct_update(
+    map: u64,
+    key: u64,
+    value: u64,
+    flags: u64,
+    ctx: *mut Ctx<'_>,
+) -> u64 {
+    // SAFETY: a direct site: a live map, `key_size` and `value_size` bytes
+    // of plain memory, the running program's context.
+    let (map, ctx) = unsafe { (map_at(map), &*ctx) };
+    // SAFETY: as above.
+    let (key, value) = unsafe {
+        (
+            run_bytes(key, u64::from(map.def().key_size)),
+            run_bytes(value, u64::from(map.def().value_size)),
+        )
+    };
+    match ctx.guard {
+        Some(g) => map
+            .update(key, value, flags, g)
+            .map_or_else(helpers::errno_of, |()| 0),
+        None => helpers::errno_of(crate::maps::MapError::Invalid),
+    }
+}
+
+/// `map_delete_elem` at a direct site: 0 or a negative errno.
+///
+/// # Safety
+/// As for [`direct_lookup`].
+unsafe extern "C" fn direct_delete(map: u64, key: u64, ctx: *mut Ctx<'_>) -> u64 {
+    // SAFETY: as for `direct_lookup`.
+    let (map, ctx) = unsafe { (map_at(map), &*ctx) };
+    // SAFETY: as above.
+    let key = unsafe { run_bytes(key, u64::from(map.def().key_size)) };
+    match ctx.guard {
+        Some(g) => map.delete(key, g).map_or_else(helpers::errno_of, |()| 0),
+        None => helpers::errno_of(crate::maps::MapError::Invalid),
+    }
+}
+
+/// `hash` at a direct site.
+///
+/// # Safety
+/// A direct site: `len` bytes of plain memory at `ptr` (the verifier
+/// bounded `len`).
+unsafe extern "C" fn direct_hash(ptr: u64, len: u64) -> u64 {
+    // SAFETY: per the contract.
+    u64::from(helpers::hash(unsafe { run_bytes(ptr, len) }))
 }
 
 /// Checked load (`kind` = size, plus [`LOAD_SIGNED`]).

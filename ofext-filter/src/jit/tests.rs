@@ -436,6 +436,143 @@ fn too_many_values_fails_like_the_interpreter() {
     assert!(matches!(got, RunError::Helper { .. }));
 }
 
+fn array_map(value_size: u32, n: u32) -> Arc<Map> {
+    Arc::new(
+        Map::new(
+            MapDef {
+                name: "a".into(),
+                map_type: MapType::Array,
+                key_size: 4,
+                value_size,
+                max_entries: n,
+                flags: 0,
+            },
+            1,
+        )
+        .unwrap(),
+    )
+}
+
+/// Calls in the generated code (trampolines, and BPF-to-BPF calls).
+fn calls_in(code: &[u8]) -> usize {
+    use iced_x86::{Decoder, DecoderOptions, Mnemonic};
+    Decoder::with_ip(64, code, 0, DecoderOptions::NONE)
+        .into_iter()
+        .filter(|i| i.mnemonic() == Mnemonic::Call)
+        .count()
+}
+
+#[test]
+fn array_lookups_are_inline_and_agree() {
+    // The packet's first byte picks the index (0..=255; the array has 5
+    // elements of 12 bytes, so most indexes miss); a hit adds to the
+    // value's second word, a miss returns 7.
+    let src = "mov %r6, %r1
+mov %r0, 0
+jlt %r2, 1, +13
+ldxb %r3, [%r6+0]
+stxw [%r10-4], %r3
+               lddw %r1, map:0
+mov %r2, %r10
+add %r2, -4
+call 1
+jne %r0, 0, +2
+mov %r0, 7
+exit
+               mov %r1, 5
+lock add32 [%r0+8], %r1
+ldxw %r0, [%r0+8]
+exit";
+    let insns = assemble(src).unwrap();
+    let (mi, mj) = (array_map(12, 5), array_map(12, 5));
+    let i = Interpreter::new(&insns, vec![mi.clone()]).unwrap();
+    let j = JitProgram::new(&insns, vec![mj.clone()]).unwrap();
+    // The lookup is computed inline: no call at all.
+    assert_eq!(calls_in(j.code()), 0, "{}", crate::asm::disassemble(&insns));
+    check_code_shape(j.code());
+    let (mut ei, mut ej) = (RunEnv::new(0), RunEnv::new(0));
+    for idx in [0u8, 4, 5, 6, 255, 3, 0, 4] {
+        let pkt = [idx];
+        assert_eq!(
+            j.run_readonly(&pkt, &mut ej),
+            i.run_readonly(&pkt, &mut ei),
+            "index {idx}"
+        );
+        assert_eq!(i.run_readonly(&[], &mut ei), j.run_readonly(&[], &mut ej));
+    }
+    assert_eq!(mi.dump(), mj.dump());
+    assert_eq!(
+        mj.lookup_copy(&0u32.to_le_bytes()).unwrap().unwrap()[8..12],
+        10u32.to_le_bytes()
+    );
+}
+
+#[test]
+fn a_key_in_a_map_value_takes_the_checked_path() {
+    // The value found in the array is the key of the hash lookup: the
+    // verifier cannot call that plain memory, so every helper of the
+    // program goes through the general trampolines (which read the key
+    // atomically), and both engines agree.
+    let src = "stw [%r10-4], 1
+lddw %r1, map:0
+mov %r2, %r10
+add %r2, -4
+call 1
+               jeq %r0, 0, +8
+mov %r2, %r0
+lddw %r1, map:1
+call 1
+jeq %r0, 0, +2
+               ldxdw %r0, [%r0+0]
+exit
+mov %r0, 2
+exit
+mov %r0, 3
+exit";
+    let insns = assemble(src).unwrap();
+    let defs = [array_map(8, 4).def().clone(), hash_map(4).def().clone()];
+    let info = verifier::verify(&insns, &defs).unwrap();
+    assert_eq!(info.max_lookups, 2);
+    assert_eq!(info.helper_sites.len(), 2);
+    assert!(info.helper_sites[0].plain_args);
+    assert!(!info.helper_sites[1].plain_args);
+    for key in [9u32, 1] {
+        let maps = || {
+            let (a, h) = (array_map(8, 4), hash_map(4));
+            a.update_from_controller(&1u32.to_le_bytes(), &u64::from(key).to_le_bytes(), 0)
+                .unwrap();
+            h.update_from_controller(&1u32.to_le_bytes(), &42u64.to_le_bytes(), 0)
+                .unwrap();
+            vec![a, h]
+        };
+        let i = Interpreter::new(&insns, maps()).unwrap();
+        let j = JitProgram::new(&insns, maps()).unwrap();
+        // Two general trampoline calls: nothing is inline or direct.
+        assert_eq!(calls_in(j.code()), 2);
+        let want = i.run_readonly(&[], &mut RunEnv::new(0));
+        assert_eq!(want, Ok(if key == 1 { 42 } else { 2 }));
+        assert_eq!(j.run_readonly(&[], &mut RunEnv::new(0)), want);
+    }
+}
+
+#[test]
+fn batch_clock_is_read_inline() {
+    let insns = assemble(
+        "call 5
+exit",
+    )
+    .unwrap();
+    let j = JitProgram::new(&insns, vec![]).unwrap();
+    let mut env = RunEnv::new(0);
+    env.set_time(TimeSource::Batch(987_654_321));
+    assert_eq!(j.run_readonly(&[], &mut env), Ok(987_654_321));
+    // The monotonic clock goes through the trampoline.
+    env.set_time(TimeSource::Monotonic);
+    let a = j.run_readonly(&[], &mut env).unwrap();
+    let b = j.run_readonly(&[], &mut env).unwrap();
+    assert!(a >= 1_000_000_000 && b >= a, "{a} {b}");
+}
+
 #[test]
 fn zero_flags_and_prandom_and_time() {
     // The three-argument update (r4 clobbered by a call, never written).

@@ -80,6 +80,29 @@ pub(super) struct Layout {
     pub(super) executed: i32,
     pub(super) budget: i32,
     pub(super) saved: i32,
+    /// The batch clock (`ktime_get_ns`), valid when `now_set` is nonzero.
+    pub(super) now: i32,
+    pub(super) now_set: i32,
+}
+
+/// A helper call of a verified program the code makes without the general
+/// trampoline (the verifier proved its map and that its pointer arguments
+/// are plain stack or packet memory, and the run need not track values).
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Direct {
+    /// `map_lookup_elem` in a plain ARRAY, computed inline: the value of
+    /// index `i < max_entries` is at `base + i * stride`, else null.
+    ArrayLookup {
+        base: u64,
+        max_entries: u32,
+        stride: u32,
+    },
+    /// A trampoline that trusts its arguments and cannot fail; it takes
+    /// the context as System V argument `ctx_arg` (0-based), if at all.
+    Trusted { addr: u64, ctx_arg: Option<usize> },
+    /// `ktime_get_ns`: the batch clock from the context when it is set,
+    /// else the general trampoline.
+    Ktime,
 }
 
 /// Addresses of the trampolines the code calls.
@@ -102,6 +125,8 @@ pub(super) struct Options<'a> {
     pub(super) zero_flags: &'a [usize],
     /// Map handles, indexed by the `imm` of `lddw rX, map:N`.
     pub(super) map_handles: &'a [u64],
+    /// Helper calls made directly, by ascending pc.
+    pub(super) direct: &'a [(usize, Direct)],
     pub(super) layout: Layout,
     pub(super) targets: Targets,
 }
@@ -764,7 +789,16 @@ impl Emitter<'_> {
                         .ok()
                         .and_then(|k| self.o.targets.helpers.get(k).copied())
                         .filter(|&a| a != 0)?;
-                    Some(self.helper_call(pc, addr))
+                    let direct = self
+                        .o
+                        .direct
+                        .binary_search_by_key(&pc, |d| d.0)
+                        .ok()
+                        .map(|k| self.o.direct[k].1);
+                    Some(match direct {
+                        Some(d) => self.direct_call(pc, addr, d),
+                        None => self.helper_call(pc, addr),
+                    })
                 }
                 call_src::PSEUDO_CALL => {
                     let t = rel(i64::from(i.imm))?;
@@ -914,6 +948,56 @@ impl Emitter<'_> {
         self.a.jne(fail)?;
         if self.o.checked {
             self.save_area(1, false)?;
+        }
+        Ok(())
+    }
+
+    /// A helper call the verifier's facts let the code make directly;
+    /// `general` is the helper's trampoline for the slow case.
+    fn direct_call(&mut self, pc: usize, general: u64, d: Direct) -> Result<(), IcedError> {
+        const ARGS: [AsmRegister64; 6] = [rdi, rsi, rdx, rcx, r8, r9];
+        match d {
+            Direct::ArrayLookup {
+                base,
+                max_entries,
+                stride,
+            } => {
+                // r2 (rsi) points at the u32 key, little-endian.
+                let mut none = self.a.create_label();
+                let mut done = self.a.create_label();
+                self.a.mov(eax, dword_ptr(rsi))?;
+                self.a.cmp(eax, max_entries as i32)?;
+                self.a.jae(none)?;
+                self.a.imul_3(rax, rax, stride as i32)?;
+                self.a.mov(rdx, base)?;
+                self.a.add(rax, rdx)?;
+                self.a.jmp(done)?;
+                self.place(&mut none)?;
+                self.a.xor(eax, eax)?;
+                self.place(&mut done)?;
+            }
+            Direct::Trusted { addr, ctx_arg } => {
+                if self.o.zero_flags.binary_search(&pc).is_ok() {
+                    self.a.xor(ecx, ecx)?;
+                }
+                if let Some(r) = ctx_arg.and_then(|k| ARGS.get(k)) {
+                    self.a.mov(*r, r12)?;
+                }
+                self.a.mov(rax, addr)?;
+                self.a.call(rax)?;
+            }
+            Direct::Ktime => {
+                let l = self.o.layout;
+                let mut slow = self.a.create_label();
+                let mut done = self.a.create_label();
+                self.a.cmp(ctx(l.now_set), 0)?;
+                self.a.je(slow)?;
+                self.a.mov(rax, ctx(l.now))?;
+                self.a.jmp(done)?;
+                self.place(&mut slow)?;
+                self.helper_call(pc, general)?;
+                self.place(&mut done)?;
+            }
         }
         Ok(())
     }

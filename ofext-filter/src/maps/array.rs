@@ -57,6 +57,19 @@ impl ArrayTable {
         &self.storage[idx * stride..(idx + 1) * stride]
     }
 
+    /// Where element `i`'s value lives, for code that computes lookups
+    /// itself (the JIT): `(base, stride)` with the value at `base + i *
+    /// stride` for `i < max_entries`; only for arrays with one slot per
+    /// element. The block lives as long as the table.
+    pub(super) fn flat_layout(&self) -> Option<(NonNull<u8>, usize)> {
+        (self.slots == 1).then(|| {
+            (
+                NonNull::from(&self.storage[..]).cast::<u8>(),
+                self.value_words * 8,
+            )
+        })
+    }
+
     /// Program-side lookup of slot `slot`.
     #[inline]
     pub(super) fn lookup(&self, key: &[u8], slot: usize) -> Option<NonNull<u8>> {

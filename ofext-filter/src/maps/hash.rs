@@ -52,7 +52,7 @@
 //! Linux, replacing an existing key never evicts another element.
 
 use core::alloc::Layout;
-use core::hash::{BuildHasher, Hasher};
+use core::hash::BuildHasher;
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{
     AtomicBool, AtomicPtr, AtomicU64, AtomicUsize,
@@ -248,7 +248,8 @@ pub(super) struct HashTable {
     heads: Box<[AtomicPtr<Node>]>,
     lock_mask: usize,
     locks: Box<[CachePadded<Mutex<()>>]>,
-    hasher: RandomState,
+    /// Random per table (see `keyhash`).
+    seeds: [u64; 2],
     /// `Some` for LRU_HASH.
     lru: Option<Mutex<LruList>>,
     count: CachePadded<AtomicUsize>,
@@ -292,7 +293,10 @@ impl HashTable {
             locks: (0..n_locks)
                 .map(|_| CachePadded::new(Mutex::new(())))
                 .collect(),
-            hasher: RandomState::default(),
+            seeds: {
+                let s = RandomState::default();
+                [s.hash_one(0u64) | 1, s.hash_one(1u64) | 1]
+            },
             lru: lru.then(|| {
                 Mutex::new(LruList {
                     head: ptr::null_mut(),
@@ -306,9 +310,7 @@ impl HashTable {
 
     #[inline]
     fn hash(&self, key: &[u8]) -> u64 {
-        let mut h = self.hasher.build_hasher();
-        h.write(key);
-        h.finish()
+        super::keyhash::hash(key, &self.seeds)
     }
 
     #[inline]

@@ -86,6 +86,7 @@
 
 mod array;
 mod hash;
+mod keyhash;
 mod words;
 
 #[cfg(test)]
@@ -319,7 +320,14 @@ fn read_slots(
 #[derive(Debug)]
 pub struct RunGuard {
     cpu: usize,
-    epoch: crossbeam_epoch::Guard,
+    /// `None` for a run inside a [`BatchGuard`] (see [`RunGuard::enter_run`]):
+    /// the batch's pin covers it.
+    epoch: Option<crossbeam_epoch::Guard>,
+}
+
+std::thread_local! {
+    /// [`BatchGuard`]s alive on this thread.
+    static BATCHES: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
 }
 
 impl RunGuard {
@@ -328,7 +336,20 @@ impl RunGuard {
     pub fn enter(cpu: usize) -> Self {
         Self {
             cpu,
-            epoch: crossbeam_epoch::pin(),
+            epoch: Some(crossbeam_epoch::pin()),
+        }
+    }
+
+    /// The guard an engine takes for one run it executes from start to end
+    /// without returning to its caller: inside a [`BatchGuard`] it does not
+    /// pin again (the batch's pin cannot end before the run does, since
+    /// nothing of the caller's runs in between), which saves the pin's and
+    /// unpin's bookkeeping on every packet.
+    pub(crate) fn enter_run(cpu: usize) -> Self {
+        if BATCHES.with(core::cell::Cell::get) > 0 {
+            Self { cpu, epoch: None }
+        } else {
+            Self::enter(cpu)
         }
     }
 
@@ -336,12 +357,33 @@ impl RunGuard {
     pub fn cpu(&self) -> usize {
         self.cpu
     }
+
+    /// A guard for lock-free reads: the pinned one, or in a batch a stand-in
+    /// whose only use is to witness that the thread is pinned. Never for
+    /// deferring destruction ([`RunGuard::with_epoch`]).
+    fn read_witness(&self) -> &crossbeam_epoch::Guard {
+        match &self.epoch {
+            Some(g) => g,
+            // SAFETY: only lock-free reads use it (lookups, which never
+            // defer or flush), and the thread is pinned by the batch for as
+            // long as `self` lives (see `enter_run`).
+            None => unsafe { crossbeam_epoch::unprotected() },
+        }
+    }
+
+    /// Runs `f` with a real pinned guard (for writes, which may retire
+    /// memory).
+    fn with_epoch<R>(&self, f: impl FnOnce(&crossbeam_epoch::Guard) -> R) -> R {
+        match &self.epoch {
+            Some(g) => f(g),
+            None => f(&crossbeam_epoch::pin()),
+        }
+    }
 }
 
-/// Keeps the thread pinned across a batch of runs, so that each run's
-/// [`RunGuard::enter`] re-enters the pin (a counter increment) instead of
-/// publishing a new one (a full memory barrier, which costs about as much
-/// as a short filter).
+/// Keeps the thread pinned across a batch of runs, so that the runs do not
+/// pin and unpin themselves (a memory barrier when the thread is not pinned
+/// yet, thread-local bookkeeping otherwise, on every packet).
 ///
 /// Optional: runs are correct without it. The rules of a [`RunGuard`] apply:
 /// it is neither `Send` nor `Sync`, and it delays every map's memory
@@ -356,9 +398,17 @@ impl BatchGuard {
     /// Pins the current thread until the guard is dropped.
     #[must_use]
     pub fn enter() -> Self {
-        Self {
+        let g = Self {
             _epoch: crossbeam_epoch::pin(),
-        }
+        };
+        BATCHES.with(|b| b.set(b.get() + 1));
+        g
+    }
+}
+
+impl Drop for BatchGuard {
+    fn drop(&mut self) {
+        BATCHES.with(|b| b.set(b.get().saturating_sub(1)));
     }
 }
 
@@ -368,6 +418,17 @@ impl BatchGuard {
 enum Kind {
     Array(ArrayTable),
     Hash(HashTable),
+}
+
+/// Where a plain ARRAY keeps its values (see [`Map::array_layout`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArrayLayout {
+    /// Element 0's value.
+    pub base: NonNull<u8>,
+    /// Bytes from one element's value to the next (a multiple of 8).
+    pub stride: usize,
+    /// Number of elements.
+    pub max_entries: u32,
 }
 
 /// A live map.
@@ -505,7 +566,25 @@ impl Map {
         let slot = self.slot_of(g.cpu)?;
         match &self.kind {
             Kind::Array(a) => a.lookup(key, slot),
-            Kind::Hash(h) => h.lookup(key, slot, &g.epoch),
+            Kind::Hash(h) => h.lookup(key, slot, g.read_witness()),
+        }
+    }
+
+    /// The layout of a (non-per-CPU) ARRAY's values, for a JIT that
+    /// computes lookups inline: program-side [`Map::lookup`] of index `i <
+    /// max_entries` is `base + i * stride`, and the memory stays valid (under
+    /// the same rules as a lookup's pointer) while the map lives. `None` for
+    /// every other map type.
+    pub fn array_layout(&self) -> Option<ArrayLayout> {
+        match &self.kind {
+            Kind::Array(a) if !self.def.map_type.is_percpu() => {
+                a.flat_layout().map(|(base, stride)| ArrayLayout {
+                    base,
+                    stride,
+                    max_entries: self.def.max_entries,
+                })
+            }
+            _ => None,
         }
     }
 
@@ -526,7 +605,7 @@ impl Map {
             return Err(self.value_size_error(value.len()));
         }
         let cpu = self.slot_of(g.cpu).ok_or(MapError::Invalid)?;
-        self.update_with(key, ValueSrc::Cpu { cpu, bytes: value }, flag, &g.epoch)
+        g.with_epoch(|e| self.update_with(key, ValueSrc::Cpu { cpu, bytes: value }, flag, e))
     }
 
     fn update_with(
@@ -544,7 +623,7 @@ impl Map {
 
     /// Program-side delete. Arrays: [`MapError::Invalid`].
     pub fn delete(&self, key: &[u8], g: &RunGuard) -> Result<(), MapError> {
-        self.delete_with(key, &g.epoch)
+        g.with_epoch(|e| self.delete_with(key, e))
     }
 
     fn delete_with(&self, key: &[u8], g: &crossbeam_epoch::Guard) -> Result<(), MapError> {

@@ -766,3 +766,45 @@ fn batch_guard_pins_until_dropped_and_runs_nest_in_it() {
     drop(batch);
     assert!(!crossbeam_epoch::is_pinned());
 }
+
+#[test]
+fn runs_inside_a_batch_share_its_pin() {
+    assert!(RunGuard::enter_run(0).epoch.is_some());
+    let m = Arc::new(map(MapType::LruHash, 4, 8, 4));
+    let batch = BatchGuard::enter();
+    let inner = BatchGuard::enter();
+    drop(inner);
+    // Still one batch alive: runs do not pin again.
+    let g = RunGuard::enter_run(0);
+    assert!(g.epoch.is_none());
+    // Writes under such a run retire memory through a real pin, and values
+    // looked up before a replace or delete stay readable until the batch
+    // ends (another thread keeps replacing the same keys meanwhile).
+    let writer = {
+        let m = Arc::clone(&m);
+        std::thread::spawn(move || {
+            for i in 0..2_000u64 {
+                m.update_from_controller(&k32((i % 6) as u32), &i.to_ne_bytes(), 0)
+                    .unwrap();
+            }
+        })
+    };
+    let mut held = Vec::new();
+    for i in 0..2_000u32 {
+        m.update(&k32(i % 6), &u64::from(i).to_ne_bytes(), 0, &g)
+            .unwrap();
+        if let Some(p) = m.lookup(&k32(i % 6), &g) {
+            held.push(p);
+        }
+        if i % 3 == 0 {
+            let _ = m.delete(&k32(i % 6), &g);
+        }
+    }
+    writer.join().unwrap();
+    for p in &held {
+        let _ = read(*p, 8);
+    }
+    drop(g);
+    drop(batch);
+    assert!(RunGuard::enter_run(0).epoch.is_some());
+}
