@@ -122,27 +122,15 @@ struct fingerprint {
 	u8 eol_pad;
 };
 
-OKO_INLINE int sig_matches(const struct p0f_sig *s, const struct fingerprint *fp)
+/*
+ * The window rule first: it is cheap and, in real signature sets, the most
+ * selective field after the option layout (compared next), so most
+ * signatures are refused within a few instructions.
+ */
+OKO_INLINE int win_matches(const struct p0f_sig *s, const struct fingerprint *fp)
 {
 	u32 win = fp->win, mult = s->win;
 
-	if (s->ip_ver && s->ip_ver != fp->ip_ver)
-		return 0;
-	if (fp->ttl < s->ttl_min || fp->ttl > s->ttl_max)
-		return 0;
-	if (!(s->flags & SIG_ANY_OLEN) && s->ip_olen != fp->ip_olen)
-		return 0;
-	if (!(s->flags & SIG_ANY_MSS) && s->mss != fp->mss)
-		return 0;
-	if (!(s->flags & SIG_ANY_WSCALE) && s->wscale != fp->wscale)
-		return 0;
-	if ((fp->quirks & s->quirk_mask) != s->quirks)
-		return 0;
-	if (s->olayout_len != fp->n_opts || s->eol_pad != fp->eol_pad)
-		return 0;
-	if (s->olayout[0] != fp->olayout[0] || s->olayout[1] != fp->olayout[1] ||
-	    s->olayout[2] != fp->olayout[2])
-		return 0;
 	switch (s->win_type) {
 	case WIN_ANY:
 		return 1;
@@ -159,15 +147,39 @@ OKO_INLINE int sig_matches(const struct p0f_sig *s, const struct fingerprint *fp
 	}
 }
 
+OKO_INLINE int sig_matches(const struct p0f_sig *s, const struct fingerprint *fp)
+{
+	if (!win_matches(s, fp))
+		return 0;
+	if (s->olayout_len != fp->n_opts || s->eol_pad != fp->eol_pad)
+		return 0;
+	if (s->olayout[0] != fp->olayout[0] || s->olayout[1] != fp->olayout[1] ||
+	    s->olayout[2] != fp->olayout[2])
+		return 0;
+	if (s->ip_ver && s->ip_ver != fp->ip_ver)
+		return 0;
+	if (fp->ttl < s->ttl_min || fp->ttl > s->ttl_max)
+		return 0;
+	if (!(s->flags & SIG_ANY_OLEN) && s->ip_olen != fp->ip_olen)
+		return 0;
+	if (!(s->flags & SIG_ANY_MSS) && s->mss != fp->mss)
+		return 0;
+	if (!(s->flags & SIG_ANY_WSCALE) && s->wscale != fp->wscale)
+		return 0;
+	return (fp->quirks & s->quirk_mask) == s->quirks;
+}
+
 #define SIG_NO_MATCH 0
 #define SIG_MATCH 1
 #define SIG_MATCH_TOOL 2
 
 /*
- * Evaluates signature `idx` on the fingerprint. Out of line, so the program
- * holds one copy of the comparison rather than one per unrolled step.
+ * Evaluates signature `idx` on the fingerprint. Inlined into each of the 16
+ * unrolled steps: the program is larger (about 3,100 instructions instead of
+ * 1,900), but a step costs no BPF-to-BPF call, and clang keeps the
+ * fingerprint's fields in registers across the steps.
  */
-static __attribute__((noinline)) int eval_sig(u32 idx, const struct fingerprint *fp)
+OKO_INLINE int eval_sig(u32 idx, const struct fingerprint *fp)
 {
 	const struct p0f_sig *s = map_lookup_elem(&p0f_signatures, &idx);
 
