@@ -65,6 +65,19 @@
 //! leaves through the error exit, which restores `rsp` from the context at
 //! any call depth.
 //!
+//! Verified programs mostly skip that general path. The verifier reports,
+//! for every helper call site, the map r1 names on every path and whether
+//! every pointer argument lies in the stack or the packet
+//! ([`crate::verifier::HelperSite`]), and bounds the lookups of a run
+//! ([`VerifyInfo::max_lookups`]). When no site passes a map-value pointer and
+//! a run cannot hold more than [`crate::interp::MAX_VALUES`] values, no run
+//! needs the list of granted values, so: `map_lookup_elem` in a plain ARRAY
+//! is computed inline (index check, multiply, add: no call), the other map
+//! operations and `hash` call small trampolines that trust their arguments
+//! and cannot fail, and `ktime_get_ns` reads the batch clock from the
+//! context. A program with a key inside a map value keeps the general path
+//! for every call (so those values are listed and read atomically).
+//!
 //! # Map value memory
 //!
 //! Verified code reads and writes map values with plain x86 loads and
