@@ -13,7 +13,7 @@
 //!
 //! For each: `jit` is [`JitProgram::run_readonly`], `jit_batched` the same
 //! with the epoch pinned per batch of 32 packets as the dataplane's workers
-//! do (so a run's own pin costs no fence), `interp` the
+//! do (so a run does not pin itself), `interp` the
 //! interpreter, `program` the whole [`Program::run`] the dataplane calls
 //! (JIT plus statistics), and `rbpf_jit` rbpf's JIT on the same bytes. rbpf
 //! knows neither map relocations nor the packet length: its copy gets the
@@ -28,7 +28,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use criterion::{
-    BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main, measurement::WallTime,
+    Bencher, BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main,
+    measurement::WallTime,
 };
 use ofext_filter::elf;
 use ofext_filter::helpers::{self, TimeSource};
@@ -331,6 +332,22 @@ fn scenario(name: &str) -> (Vec<u8>, Vec<u8>, Setup) {
     }
 }
 
+/// Iterates `f` with the epoch pinned per batch of 32 runs, as the
+/// dataplane's workers do: a run inside a batch does not pin itself.
+fn iter_batched<R>(b: &mut Bencher<'_>, mut f: impl FnMut() -> R) {
+    let mut n = 0u32;
+    let mut batch = Some(BatchGuard::enter());
+    b.iter(|| {
+        n = n.wrapping_add(1);
+        if n.is_multiple_of(32) {
+            batch = None;
+            batch = Some(BatchGuard::enter());
+        }
+        f()
+    });
+    drop(batch);
+}
+
 fn bench_filter(g: &mut BenchmarkGroup<'_, WallTime>, name: &str) {
     let (elf_bytes, frame, setup) = scenario(name);
     let obj = elf::load(&elf_bytes).unwrap();
@@ -406,22 +423,12 @@ fn bench_filter(g: &mut BenchmarkGroup<'_, WallTime>, name: &str) {
             jit.run_readonly(black_box(&frame), &mut env)
         })
     });
-    // The dataplane's way: one epoch pin per batch of 32 packets, so the
-    // run's own pin is re-entrant (no fence per packet).
     g.bench_function(format!("{name}/jit_batched"), |b| {
-        let mut n = 0u32;
-        let mut batch = Some(BatchGuard::enter());
-        b.iter(|| {
-            n = n.wrapping_add(1);
-            if n.is_multiple_of(32) {
-                batch = None;
-                batch = Some(BatchGuard::enter());
-            }
+        iter_batched(b, || {
             t += 1000;
             env.set_time(TimeSource::Batch(t));
             jit.run_readonly(black_box(&frame), &mut env)
-        });
-        drop(batch);
+        })
     });
     g.bench_function(format!("{name}/program"), |b| {
         b.iter(|| {
@@ -519,20 +526,8 @@ fn bench(c: &mut Criterion) {
         g.bench_function(format!("{name}/jit"), |b| {
             b.iter(|| jit.run_readonly(black_box(&[]), &mut env))
         });
-        // The dataplane's way: the thread stays pinned across a batch of 32
-        // runs, so a run's own pin is re-entrant (no memory barrier).
         g.bench_function(format!("{name}/jit_batched"), |b| {
-            let mut n = 0u32;
-            let mut batch = Some(BatchGuard::enter());
-            b.iter(|| {
-                n = n.wrapping_add(1);
-                if n.is_multiple_of(32) {
-                    batch = None;
-                    batch = Some(BatchGuard::enter());
-                }
-                jit.run_readonly(black_box(&[]), &mut env)
-            });
-            drop(batch);
+            iter_batched(b, || jit.run_readonly(black_box(&[]), &mut env))
         });
         g.bench_function(format!("{name}/interp"), |b| {
             b.iter(|| interp.run_readonly(black_box(&[]), &mut env))
