@@ -64,7 +64,8 @@ use crossbeam_epoch::Guard;
 use crossbeam_utils::CachePadded;
 use foldhash::fast::RandomState;
 
-use super::words::{eq_bytes, load_bytes, store_bytes, words_for};
+use super::keyhash;
+use super::words::{eq_bytes, load_bytes, padded_word, store_bytes, words_for};
 use super::{MapError, UpdateFlag, ValueSrc, read_slots};
 
 /// Element header; the key and value words follow it in the same allocation.
@@ -310,7 +311,7 @@ impl HashTable {
 
     #[inline]
     fn hash(&self, key: &[u8]) -> u64 {
-        super::keyhash::hash(key, &self.seeds)
+        keyhash::hash(key, &self.seeds)
     }
 
     #[inline]
@@ -322,9 +323,37 @@ impl HashTable {
         lock(&self.locks[b & self.lock_mask])
     }
 
-    /// Lock-free search. The result stays valid while `_g` is pinned.
+    /// Lock-free search. The result stays valid while `g` is pinned.
     #[inline]
-    fn find(&self, key: &[u8], hash: u64, _g: &Guard) -> *mut Node {
+    fn find(&self, key: &[u8], hash: u64, g: &Guard) -> *mut Node {
+        self.find_by(hash, g, |key_words| eq_bytes(key_words, key))
+    }
+
+    /// [`HashTable::find`] for keys of `W` words (`shape.key_words == W`):
+    /// the key's padded words are built once, in registers, then hashed and
+    /// compared without loops (the common program lookup).
+    #[inline(always)]
+    fn find_words<const W: usize>(&self, key: &[u8], g: &Guard) -> *mut Node {
+        if key.len() <= 8 * (W - 1) {
+            // Not W words after all (the callers check): the general path.
+            // Knowing the length from here on, the compiler loads every
+            // word but the last with one plain load.
+            return self.find(key, self.hash(key), g);
+        }
+        let probe: [u64; W] = core::array::from_fn(|i| padded_word(key, i));
+        let hash = keyhash::hash_words(key.len(), W, |i| probe[i], &self.seeds);
+        self.find_by(hash, g, |key_words| {
+            key_words
+                .iter()
+                .zip(&probe)
+                .fold(0, |diff, (w, p)| diff | (w.load(Relaxed) ^ p))
+                == 0
+        })
+    }
+
+    /// The node in bucket `hash` whose key words `matches` accepts.
+    #[inline(always)]
+    fn find_by(&self, hash: u64, _g: &Guard, matches: impl Fn(&[AtomicU64]) -> bool) -> *mut Node {
         let mut p = self.heads[self.bucket(hash)].load(Acquire);
         while !p.is_null() {
             // SAFETY: `p` was read from a bucket head or a `next` link after
@@ -332,7 +361,7 @@ impl HashTable {
             // reachable at some instant after the pin, and is therefore
             // retired (if at all) after it: not freed before `_g` unpins.
             let (node, key_words) = unsafe { (header(p), node_words(p, self.shape.key_words)) };
-            if node.hash == hash && eq_bytes(key_words, key) {
+            if node.hash == hash && matches(key_words) {
                 return p;
             }
             p = node.next.load(Acquire);
@@ -436,7 +465,19 @@ impl HashTable {
         if slot >= self.shape.slots {
             return None;
         }
-        let p = self.find(key, self.hash(key), g);
+        // Keys of up to 64 bytes (every filter's) take a path specialised
+        // to their width; `Map::lookup` checked `key.len() == key_size`.
+        let p = match self.shape.key_words {
+            1 => self.find_words::<1>(key, g),
+            2 => self.find_words::<2>(key, g),
+            3 => self.find_words::<3>(key, g),
+            4 => self.find_words::<4>(key, g),
+            5 => self.find_words::<5>(key, g),
+            6 => self.find_words::<6>(key, g),
+            7 => self.find_words::<7>(key, g),
+            8 => self.find_words::<8>(key, g),
+            _ => self.find(key, self.hash(key), g),
+        };
         if p.is_null() {
             return None;
         }

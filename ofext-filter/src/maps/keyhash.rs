@@ -1,14 +1,17 @@
 //! The hash of a map key: one folded multiply per 16 bytes.
 //!
 //! Map keys are short (a 5-tuple is 13 to 40 bytes, an address 4 to 20) and
-//! every program lookup hashes one, so the function is written for that
-//! case: 8-byte loads straight from the key, the last 16 (or 8, or 4) bytes
-//! read from the end of the key so that no chunk is copied or padded, and a
-//! 64 × 64 → 128-bit multiply folded to 64 bits (`lo ^ hi`) per 16 bytes, as
-//! in foldhash and wyhash, plus one to finish. The two seeds are random per
-//! table, so an outsider who picks keys cannot aim them at one bucket
-//! without learning the seeds; the length enters the first step, so keys of
-//! different lengths that share bytes do not collide systematically.
+//! every program lookup hashes one. The hash is defined on the key's padded
+//! words, the same little-endian `u64`s the table stores it in (word `i`
+//! holds bytes `8i..8i + 8`, zeros past the end), so a lookup builds the
+//! words once, in registers, and both hashes and compares with them. Pairs
+//! of words go through a 64 × 64 → 128-bit multiply folded to 64 bits (`lo ^
+//! hi`), as in foldhash and wyhash, and one more multiply finishes. The two
+//! seeds are random per table, so an outsider who picks keys cannot aim them
+//! at one bucket without learning the seeds; the length enters the first
+//! step, so keys that differ only in trailing zeros do not collide.
+
+use super::words::padded_word;
 
 /// `lo ^ hi` of the full product: every input bit reaches the middle bits,
 /// which both halves carry.
@@ -18,73 +21,47 @@ fn fold(x: u64, y: u64) -> u64 {
     (p as u64) ^ ((p >> 64) as u64)
 }
 
-/// The two little-endian words of 16 bytes.
-#[inline(always)]
-fn words16(c: &[u8; 16]) -> (u64, u64) {
-    let (x, y) = c.split_at(8);
-    let w = |h: &[u8]| h.try_into().map_or(0, u64::from_le_bytes);
-    (w(x), w(y))
-}
+/// An odd constant with well-spread bits (the fractional part of π).
+const MIX: u64 = 0x243f_6a88_85a3_08d3;
 
-/// The first and last 8 bytes of a key of 8 to 16 bytes.
+/// The hash of a key of `len` bytes whose `count` padded words `words`
+/// gives.
 #[inline(always)]
-fn ends8(key: &[u8]) -> Option<(u64, u64)> {
-    let (first, _) = key.split_first_chunk::<8>()?;
-    let (_, last) = key.split_last_chunk::<8>()?;
-    Some((u64::from_le_bytes(*first), u64::from_le_bytes(*last)))
+pub(super) fn hash_words(
+    len: usize,
+    count: usize,
+    words: impl Fn(usize) -> u64,
+    seeds: &[u64; 2],
+) -> u64 {
+    let mut acc = seeds[0] ^ (len as u64);
+    let mut i = 0;
+    while i < count {
+        let b = if i + 1 < count { words(i + 1) } else { 0 };
+        acc = fold(words(i) ^ acc, b ^ seeds[1]);
+        i += 2;
+    }
+    // One more multiply: a single one is nearly linear in an input that
+    // varies only in a few low bits (a port), which the bucket index (the
+    // low bits) would show.
+    fold(acc ^ seeds[1], seeds[0] ^ MIX)
 }
 
 /// The hash of `key` under `seeds`.
 #[inline]
 pub(super) fn hash(key: &[u8], seeds: &[u64; 2]) -> u64 {
-    let n = key.len();
-    let mut acc = seeds[0] ^ (n as u64);
-    let (a, b) = if let Some((_, last)) = key.split_last_chunk::<16>()
-        && n > 16
-    {
-        // 16 bytes at a time while more than 16 are left, then the last 16
-        // (overlapping the chunk before unless n is a multiple of 16).
-        let mut rest = key;
-        while rest.len() > 16 {
-            let Some((c, r)) = rest.split_first_chunk::<16>() else {
-                break;
-            };
-            let (x, y) = words16(c);
-            acc = fold(x ^ acc, y ^ seeds[1]);
-            rest = r;
-        }
-        words16(last)
-    } else if let Some(ab) = ends8(key) {
-        ab
-    } else if let (Some((first, _)), Some((_, last))) =
-        (key.split_first_chunk::<4>(), key.split_last_chunk::<4>())
-    {
-        (
-            u64::from(u32::from_le_bytes(*first)),
-            u64::from(u32::from_le_bytes(*last)),
-        )
-    } else if n > 0 {
-        // 1 to 3 bytes: first, middle and last (some may coincide).
-        let v = u64::from(key[0]) | u64::from(key[n / 2]) << 8 | u64::from(key[n - 1]) << 16;
-        (v, 0)
-    } else {
-        (0, 0)
-    };
-    // One more multiply: a single one is nearly linear in an input that
-    // varies only in a few low bits (a port), which the bucket index (the
-    // low bits) would show.
-    let h = fold(a ^ acc, b ^ seeds[1]);
-    fold(h ^ seeds[1], seeds[0] ^ MIX)
+    hash_words(
+        key.len(),
+        key.len().div_ceil(8),
+        |i| padded_word(key, i),
+        seeds,
+    )
 }
-
-/// An odd constant with well-spread bits (the fractional part of π).
-const MIX: u64 = 0x243f_6a88_85a3_08d3;
 
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
 
-    use super::hash;
+    use super::{hash, hash_words, padded_word as word};
 
     const SEEDS: [u64; 2] = [0xa409_3822_299f_31d1, 0x1319_8a2e_0370_7344];
 
@@ -93,6 +70,10 @@ mod tests {
         for len in 0..=72usize {
             let key: Vec<u8> = (0..len).map(|i| (i * 37 + 11) as u8).collect();
             let h = hash(&key, &SEEDS);
+            // The same from words built any other way (the specialised
+            // lookups build them in an array).
+            let words: Vec<u64> = (0..len.div_ceil(8)).map(|i| word(&key, i)).collect();
+            assert_eq!(hash_words(len, words.len(), |i| words[i], &SEEDS), h);
             for i in 0..len {
                 for bit in [0, 3, 7] {
                     let mut k = key.clone();
@@ -115,23 +96,36 @@ mod tests {
 
     #[test]
     fn low_bits_spread_sequential_keys() {
-        // 5-tuples that differ in one port, as a conntrack table sees them:
-        // the bucket index (low bits) must spread them evenly.
+        // 5-tuples that differ in one port, as a conntrack table sees them,
+        // and addresses that differ in their last byte: the bucket index
+        // (low bits) must spread them evenly.
         let buckets = 1024usize;
-        let mut count = vec![0u32; buckets];
-        for port in 0..16 * buckets as u32 {
-            let mut key = [0u8; 40];
-            key[..4].copy_from_slice(&[10, 0, 0, 1]);
-            key[16..20].copy_from_slice(&[10, 0, 0, 2]);
-            key[32..34].copy_from_slice(&(port as u16).to_be_bytes());
-            key[34..36].copy_from_slice(&80u16.to_be_bytes());
-            key[36] = 4;
-            key[37] = 6;
-            count[hash(&key, &SEEDS) as usize & (buckets - 1)] += 1;
+        for key_of in [
+            (|n: u32| {
+                let mut key = vec![0u8; 40];
+                key[..4].copy_from_slice(&[10, 0, 0, 1]);
+                key[16..20].copy_from_slice(&[10, 0, 0, 2]);
+                key[32..34].copy_from_slice(&(n as u16).to_be_bytes());
+                key[34..36].copy_from_slice(&80u16.to_be_bytes());
+                key[36] = 4;
+                key[37] = 6;
+                key
+            }) as fn(u32) -> Vec<u8>,
+            |n| {
+                let mut key = vec![0u8; 20];
+                key[..4].copy_from_slice(&(0x0a00_0000 + n).to_be_bytes());
+                key[16] = 4;
+                key
+            },
+        ] {
+            let mut count = vec![0u32; buckets];
+            for n in 0..16 * buckets as u32 {
+                count[hash(&key_of(n), &SEEDS) as usize & (buckets - 1)] += 1;
+            }
+            // 16 per bucket on average; a fair hash keeps every bucket far
+            // from empty and far from crowded.
+            let (min, max) = (count.iter().min().unwrap(), count.iter().max().unwrap());
+            assert!(*min >= 3 && *max <= 40, "min {min} max {max}");
         }
-        // 16 per bucket on average; a fair hash keeps every bucket far
-        // from empty and far from crowded.
-        let (min, max) = (count.iter().min().unwrap(), count.iter().max().unwrap());
-        assert!(*min >= 3 && *max <= 40, "min {min} max {max}");
     }
 }

@@ -78,25 +78,41 @@ pub(super) fn eq_bytes(words: &[AtomicU64], bytes: &[u8]) -> bool {
     let Some(last) = words.last() else {
         return false;
     };
-    // Little-endian value of `rest` followed by zeros, built from at most
-    // three plain loads.
+    // The word holds the padded bytes in memory order (`from_ne_bytes`):
+    // read as little-endian it is `tail_le(rest)`.
+    u64::from_le(last.load(Relaxed)) == tail_le(rest)
+}
+
+/// Word `i` of `bytes` padded with zeros, as the table stores it
+/// (`from_ne_bytes` of the 8 bytes); 0 past the end. Plain loads only, as
+/// in [`eq_bytes`].
+#[inline(always)]
+pub(super) fn padded_word(bytes: &[u8], i: usize) -> u64 {
+    let rest = bytes.get(8 * i..).unwrap_or_default();
+    match rest.split_first_chunk::<8>() {
+        Some((w, _)) => u64::from_ne_bytes(*w),
+        None => tail_le(rest).to_le(),
+    }
+}
+
+/// The little-endian value of `rest` (at most 7 bytes) followed by zeros,
+/// built in a register from at most three plain loads.
+#[inline(always)]
+fn tail_le(rest: &[u8]) -> u64 {
     let mut tail = 0u64;
     let mut at = 0;
-    if rest.len() >= 4 {
-        tail = u64::from(u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]));
+    if let Some(w) = rest.first_chunk::<4>() {
+        tail = u64::from(u32::from_le_bytes(*w));
         at = 4;
     }
-    if rest.len() - at >= 2 {
-        let half = u16::from_le_bytes([rest[at], rest[at + 1]]);
-        tail |= u64::from(half) << (8 * at);
+    if let Some(h) = rest.get(at..).and_then(<[u8]>::first_chunk::<2>) {
+        tail |= u64::from(u16::from_le_bytes(*h)) << (8 * at);
         at += 2;
     }
     if let Some(&byte) = rest.get(at) {
         tail |= u64::from(byte) << (8 * at);
     }
-    // The word holds the padded bytes in memory order (`from_ne_bytes`):
-    // read as little-endian it is `tail`.
-    u64::from_le(last.load(Relaxed)) == tail
+    tail
 }
 
 /// Copies `dst.len()` bytes from map memory at `src` with relaxed atomic byte
@@ -162,6 +178,18 @@ mod tests {
             if len > 0 {
                 assert!(!eq_bytes(&words, &key[..len - 1]), "len {len}, shorter");
             }
+        }
+    }
+
+    #[test]
+    fn padded_words_are_the_stored_words() {
+        for len in 0..=24usize {
+            let key: Vec<u8> = (0..len).map(|i| i as u8 + 1).collect();
+            let words = words_of(&key);
+            for (i, w) in words.iter().enumerate() {
+                assert_eq!(padded_word(&key, i), w.load(Relaxed), "len {len}, word {i}");
+            }
+            assert_eq!(padded_word(&key, words.len()), 0);
         }
     }
 
