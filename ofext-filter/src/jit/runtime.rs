@@ -211,12 +211,14 @@ fn direct_calls(info: &VerifyInfo, maps: &MapTable) -> Vec<(usize, cg::Direct)> 
             let map = s.map.and_then(|m| maps.maps().get(m as usize));
             let d = match (s.helper, map) {
                 (isa::helper::MAP_LOOKUP_ELEM, Some(m)) => match m.array_layout() {
-                    Some(a) => cg::Direct::ArrayLookup {
+                    // The inline code reads the key as one u32 (array keys
+                    // are 4 bytes: `Map::new` refuses others).
+                    Some(a) if m.def().key_size == 4 => cg::Direct::ArrayLookup {
                         base: a.base.as_ptr().addr() as u64,
                         max_entries: a.max_entries,
                         stride: u32::try_from(a.stride).ok()?,
                     },
-                    None => trusted(direct_lookup as DirectLookupFn as usize, Some(2)),
+                    _ => trusted(direct_lookup as DirectLookupFn as usize, Some(2)),
                 },
                 (isa::helper::MAP_UPDATE_ELEM, Some(_)) => {
                     trusted(direct_update as DirectUpdateFn as usize, Some(4))
