@@ -36,8 +36,9 @@
 //!
 //! One [`Map`] is shared (`Send + Sync`, typically in an `Arc`) by every
 //! worker and the agent. A worker wraps each program run in a [`RunGuard`],
-//! which pins the current thread in the `crossbeam-epoch` collector and names
-//! the worker's CPU slot. **Invariant: a pointer returned by [`Map::lookup`]
+//! which pins the current thread in the `crossbeam-epoch` collector (or, for
+//! a run inside a [`BatchGuard`], relies on the batch's pin) and names the
+//! worker's CPU slot. **Invariant: a pointer returned by [`Map::lookup`]
 //! stays valid for reads and writes of `value_size` bytes until the guard it
 //! was obtained under is dropped** — even if another thread deletes the key,
 //! replaces it, clears the map, or drops the map meanwhile: memory is only
