@@ -316,7 +316,19 @@ impl<V: Clone> FlowCache<V> {
         hash: u64,
         run: &mut impl FnMut(&P) -> bool,
     ) -> Probe<'_, V> {
-        let Some(i) = self.find(hash, key, cls.version()) else {
+        let found = self.find(hash, key, cls.version());
+        self.probe_found(cls, found, run)
+    }
+
+    /// [`FlowCache::probe_hashed`] once [`FlowCache::find`] gave `found`.
+    #[inline]
+    fn probe_found<T, P>(
+        &mut self,
+        cls: &Classifier<T, P>,
+        found: Option<usize>,
+        run: &mut impl FnMut(&P) -> bool,
+    ) -> Probe<'_, V> {
+        let Some(i) = found else {
             self.stats.misses += 1;
             self.count_miss();
             return Probe::Miss {
@@ -461,7 +473,25 @@ impl<V: Clone> FlowCache<V> {
         run: &mut impl FnMut(&P) -> bool,
         make: impl FnOnce(u32, Option<&Arc<Rule<T, P>>>) -> V,
     ) -> (V, bool) {
-        let replay = match self.probe_hashed(cls, key, hash, run) {
+        let found = self.find(hash, key, cls.version());
+        self.classify_found(cls, key, hash, found, trace, run, make)
+    }
+
+    /// [`FlowCache::classify_hashed`] once [`FlowCache::find`] gave
+    /// `found`.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn classify_found<T, P>(
+        &mut self,
+        cls: &Classifier<T, P>,
+        key: &FlowKey,
+        hash: u64,
+        found: Option<usize>,
+        trace: &mut Trace,
+        run: &mut impl FnMut(&P) -> bool,
+        make: impl FnOnce(u32, Option<&Arc<Rule<T, P>>>) -> V,
+    ) -> (V, bool) {
+        let replay = match self.probe_found(cls, found, run) {
             Probe::Hit { value, chain } => {
                 trace.set_chain(chain);
                 return (value.clone(), true);
@@ -490,7 +520,8 @@ impl FlowCache<u32> {
         trace: &mut Trace,
         run: &mut impl FnMut(&P) -> bool,
     ) -> u32 {
-        if let Some(i) = self.find(hash, key, cls.version())
+        let found = self.find(hash, key, cls.version());
+        if let Some(i) = found
             && let Some(e) = self.slots[i].as_ref()
             && e.chain.is_empty()
         {
@@ -498,20 +529,23 @@ impl FlowCache<u32> {
             self.stats.hits += 1;
             return rank;
         }
-        self.lookup_rank_slow(cls, key, hash, trace, run)
+        self.lookup_rank_slow(cls, key, hash, found, trace, run)
     }
 
-    /// A miss, or an entry with a filter chain to re-run.
+    /// A miss, or an entry with a filter chain to re-run (`found` is the
+    /// slot [`FlowCache::find`] gave: not searched twice).
     #[inline(never)]
     fn lookup_rank_slow<T, P>(
         &mut self,
         cls: &Classifier<T, P>,
         key: &FlowKey,
         hash: u64,
+        found: Option<usize>,
         trace: &mut Trace,
         run: &mut impl FnMut(&P) -> bool,
     ) -> u32 {
-        self.classify_hashed(cls, key, hash, trace, run, |r, _| r).0
+        self.classify_found(cls, key, hash, found, trace, run, |r, _| r)
+            .0
     }
 }
 
