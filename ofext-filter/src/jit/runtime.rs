@@ -218,7 +218,13 @@ fn direct_calls(info: &VerifyInfo, maps: &MapTable) -> Vec<(usize, cg::Direct)> 
                         max_entries: a.max_entries,
                         stride: u32::try_from(a.stride).ok()?,
                     },
-                    _ => trusted(direct_lookup as DirectLookupFn as usize, Some(2)),
+                    _ => match m.jit_lookup() {
+                        Some((f, table)) => cg::Direct::MapLookup {
+                            addr: f as usize as u64,
+                            table: table.addr() as u64,
+                        },
+                        None => trusted(direct_lookup as DirectLookupFn as usize, Some(2)),
+                    },
                 },
                 (isa::helper::MAP_UPDATE_ELEM, Some(_)) => {
                     trusted(direct_update as DirectUpdateFn as usize, Some(4))

@@ -100,6 +100,9 @@ pub(super) enum Direct {
     /// A trampoline that trusts its arguments and cannot fail; it takes
     /// the context as System V argument `ctx_arg` (0-based), if at all.
     Trusted { addr: u64, ctx_arg: Option<usize> },
+    /// `map_lookup_elem` through the map's own lookup function
+    /// (`Map::jit_lookup`): `addr(table, key)`, the key pointer being r2.
+    MapLookup { addr: u64, table: u64 },
     /// `ktime_get_ns`: the batch clock from the context when it is set,
     /// else the general trampoline.
     Ktime,
@@ -983,6 +986,13 @@ impl Emitter<'_> {
                 if let Some(r) = ctx_arg.and_then(|k| ARGS.get(k)) {
                     self.a.mov(*r, r12)?;
                 }
+                self.a.mov(rax, addr)?;
+                self.a.call(rax)?;
+            }
+            Direct::MapLookup { addr, table } => {
+                // r2 (rsi) is the key pointer, the function's second
+                // argument already.
+                self.a.mov(rdi, table)?;
                 self.a.mov(rax, addr)?;
                 self.a.call(rax)?;
             }

@@ -66,7 +66,7 @@ use foldhash::fast::RandomState;
 
 use super::keyhash;
 use super::words::{eq_bytes, load_bytes, padded_word, store_bytes, words_for};
-use super::{MapError, UpdateFlag, ValueSrc, read_slots};
+use super::{JitLookupFn, MapError, UpdateFlag, ValueSrc, read_slots};
 
 /// Element header; the key and value words follow it in the same allocation.
 #[repr(C)]
@@ -478,11 +478,19 @@ impl HashTable {
             8 => self.find_words::<8>(key, g),
             _ => self.find(key, self.hash(key), g),
         };
+        self.value_of(p, slot)
+    }
+
+    /// The value slot `slot` (< `shape.slots`) of node `p` found by a
+    /// program lookup (null: none), marking the node used for LRU.
+    #[inline(always)]
+    fn value_of(&self, p: *mut Node, slot: usize) -> Option<NonNull<u8>> {
         if p.is_null() {
             return None;
         }
         if self.lru.is_some() {
-            // SAFETY: `find` returned a node valid while `g` is pinned.
+            // SAFETY: `find` returned a node valid while the caller is
+            // pinned.
             let node = unsafe { header(p) };
             // Write only when clear: a hot entry's line stays shared.
             if !node.referenced.load(Relaxed) {
@@ -493,6 +501,50 @@ impl HashTable {
         // SAFETY: `slot < slots`, so the offset is inside the node allocation
         // that `p` points to.
         NonNull::new(unsafe { p.cast::<u8>().add(offset) })
+    }
+
+    /// The program lookup of a table with one value slot per key and keys
+    /// of `W` words, as a function a JIT calls directly (see
+    /// [`super::Map::jit_lookup`]): the value's address, or null.
+    ///
+    /// # Safety
+    /// `table` is a live table of that shape, `key` points at `key_size`
+    /// readable bytes that nothing writes during the call, and the calling
+    /// thread is pinned for as long as it uses the result.
+    pub(super) unsafe extern "C" fn lookup_fixed<const W: usize>(
+        table: *const (),
+        key: *const u8,
+    ) -> *mut u8 {
+        // SAFETY: per the contract.
+        let (table, key) = unsafe {
+            let t = &*table.cast::<Self>();
+            (t, core::slice::from_raw_parts(key, t.shape.key_size))
+        };
+        // SAFETY: only a witness for the lock-free read; the caller is
+        // pinned (contract).
+        let g = unsafe { crossbeam_epoch::unprotected() };
+        table
+            .value_of(table.find_words::<W>(key, g), 0)
+            .map_or(ptr::null_mut(), NonNull::as_ptr)
+    }
+
+    /// [`HashTable::lookup_fixed`] for this table's key width, if it has
+    /// one slot per key and keys of at most 8 words.
+    pub(super) fn fixed_lookup(&self) -> Option<JitLookupFn> {
+        if self.shape.slots != 1 {
+            return None;
+        }
+        Some(match self.shape.key_words {
+            1 => Self::lookup_fixed::<1>,
+            2 => Self::lookup_fixed::<2>,
+            3 => Self::lookup_fixed::<3>,
+            4 => Self::lookup_fixed::<4>,
+            5 => Self::lookup_fixed::<5>,
+            6 => Self::lookup_fixed::<6>,
+            7 => Self::lookup_fixed::<7>,
+            8 => Self::lookup_fixed::<8>,
+            _ => return None,
+        })
     }
 
     /// Insert or update with Linux's flag semantics.

@@ -421,6 +421,10 @@ enum Kind {
     Hash(HashTable),
 }
 
+/// A program lookup a JIT calls directly (see [`Map::jit_lookup`]):
+/// `(table, key)` to the value's address or null.
+pub type JitLookupFn = unsafe extern "C" fn(*const (), *const u8) -> *mut u8;
+
 /// Where a plain ARRAY keeps its values (see [`Map::array_layout`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ArrayLayout {
@@ -568,6 +572,22 @@ impl Map {
         match &self.kind {
             Kind::Array(a) => a.lookup(key, slot),
             Kind::Hash(h) => h.lookup(key, slot, g.read_witness()),
+        }
+    }
+
+    /// For a JIT: a function computing this map's program lookups and its
+    /// first argument, when the map is a HASH or LRU_HASH (not per-CPU)
+    /// with keys of at most 64 bytes. `f(table, key)` returns what
+    /// [`Map::lookup`] would (the value's address, or null), provided `key`
+    /// points at `key_size` readable bytes nothing writes during the call,
+    /// the map outlives the call, and the calling thread is pinned (holds a
+    /// [`RunGuard`] or [`BatchGuard`]) for as long as it uses the result.
+    pub fn jit_lookup(&self) -> Option<(JitLookupFn, *const ())> {
+        match &self.kind {
+            Kind::Hash(h) if !self.def.map_type.is_percpu() => h
+                .fixed_lookup()
+                .map(|f| (f, (h as *const HashTable).cast::<()>())),
+            _ => None,
         }
     }
 
