@@ -4,12 +4,14 @@
 //! every program lookup hashes one. The hash is defined on the key's padded
 //! words, the same little-endian `u64`s the table stores it in (word `i`
 //! holds bytes `8i..8i + 8`, zeros past the end), so a lookup builds the
-//! words once, in registers, and both hashes and compares with them. Pairs
-//! of words go through a 64 × 64 → 128-bit multiply folded to 64 bits (`lo ^
-//! hi`), as in foldhash and wyhash, and one more multiply finishes. The two
-//! seeds are random per table, so an outsider who picks keys cannot aim them
-//! at one bucket without learning the seeds; the length enters the first
-//! step, so keys that differ only in trailing zeros do not collide.
+//! words once, in registers, and both hashes and compares with them. Each
+//! pair of words goes through a 64 × 64 → 128-bit multiply folded to 64 bits
+//! (`lo ^ hi`), as in foldhash and wyhash, with seeds that depend on its
+//! position, the pairs independently (in parallel); one more multiply
+//! finishes. The two seeds are random per table, so an outsider who picks
+//! keys cannot aim them at one bucket without learning the seeds; the length
+//! is mixed in too, so keys that differ only in trailing zeros do not
+//! collide.
 
 use super::words::padded_word;
 
@@ -26,6 +28,11 @@ const MIX: u64 = 0x243f_6a88_85a3_08d3;
 
 /// The hash of a key of `len` bytes whose `count` padded words `words`
 /// gives.
+///
+/// Each pair of words is folded with seeds that depend on its position,
+/// independently of the others, so the multiplies run in parallel (a
+/// lookup waits for the hash before its first load); the results are
+/// combined and folded once more.
 #[inline(always)]
 pub(super) fn hash_words(
     len: usize,
@@ -37,7 +44,11 @@ pub(super) fn hash_words(
     let mut i = 0;
     while i < count {
         let b = if i + 1 < count { words(i + 1) } else { 0 };
-        acc = fold(words(i) ^ acc, b ^ seeds[1]);
+        let at = (i as u64).wrapping_mul(STEP);
+        acc ^= fold(
+            words(i) ^ seeds[0].wrapping_add(at),
+            b ^ seeds[1].wrapping_sub(at),
+        );
         i += 2;
     }
     // One more multiply: a single one is nearly linear in an input that
@@ -45,6 +56,9 @@ pub(super) fn hash_words(
     // low bits) would show.
     fold(acc ^ seeds[1], seeds[0] ^ MIX)
 }
+
+/// Odd, well-spread: separates the seeds of successive pairs.
+const STEP: u64 = 0x9e37_79b9_7f4a_7c15;
 
 /// The hash of `key` under `seeds`.
 #[inline]
@@ -82,6 +96,24 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_position_of_each_pair_matters() {
+        // Swapping two 16-byte halves, or two words inside a pair, changes
+        // the hash (the pairs' results are combined by xor).
+        let a: Vec<u8> = (0..32).collect();
+        let mut halves = a[16..].to_vec();
+        halves.extend_from_slice(&a[..16]);
+        let mut words = a[8..16].to_vec();
+        words.extend_from_slice(&a[..8]);
+        words.extend_from_slice(&a[16..]);
+        for b in [halves, words] {
+            assert_ne!(hash(&a, &SEEDS), hash(&b, &SEEDS));
+        }
+        // Two equal pairs do not cancel.
+        let twice = [7u8; 32];
+        assert_ne!(hash(&twice, &SEEDS), hash(&[0u8; 32], &SEEDS));
     }
 
     #[test]
