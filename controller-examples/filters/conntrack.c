@@ -71,12 +71,31 @@ struct ct_key {
 	u64 a_lo; /* address bytes 8..15 */
 	u64 b_hi;
 	u64 b_lo;
-	u16 a_port;
-	u16 b_port;
-	u8 family; /* 4 or 6 */
-	u8 proto;  /* always 6 (TCP) */
-	u8 pad[2];
+	/*
+	 * The last 8 bytes are written as one word (`tail`, built in a
+	 * register): the map lookup reads the key in 8-byte words right after
+	 * the program wrote it, and a word assembled from four narrow stores
+	 * makes that read wait until the stores have left the store buffer.
+	 */
+	union {
+		struct {
+			u16 a_port;
+			u16 b_port;
+			u8 family; /* 4 or 6 */
+			u8 proto;  /* always 6 (TCP) */
+			u8 pad[2];
+		};
+		u64 tail;
+	};
 };
+
+_Static_assert(sizeof(struct ct_key) == 40, "ct_key is part of the controller contract");
+
+/* The key's last word: ports, family and protocol as the struct lays them out. */
+OKO_INLINE u64 ct_tail(u16 a_port, u16 b_port, u8 family)
+{
+	return (u64)a_port | (u64)b_port << 16 | (u64)family << 32 | (u64)IPPROTO_TCP << 40;
+}
 
 struct ct_entry {
 	u8 state;     /* enum ct_state */
@@ -208,22 +227,18 @@ OKO_FILTER(conntrack)
 	if (src_first) {
 		key.a_hi = s_hi;
 		key.a_lo = s_lo;
-		key.a_port = sport;
 		key.b_hi = d_hi;
 		key.b_lo = d_lo;
-		key.b_port = dport;
+		key.tail = ct_tail(sport, dport, family);
 		from = 0;
 	} else {
 		key.a_hi = d_hi;
 		key.a_lo = d_lo;
-		key.a_port = dport;
 		key.b_hi = s_hi;
 		key.b_lo = s_lo;
-		key.b_port = sport;
+		key.tail = ct_tail(dport, sport, family);
 		from = 1;
 	}
-	key.family = family;
-	key.proto = IPPROTO_TCP;
 
 	e = map_lookup_elem(&conntrack_table, &key);
 	if (!e) {

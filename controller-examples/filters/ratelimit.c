@@ -71,7 +71,13 @@ OKO_INLINE int src_key(const u8 *data, const u8 *end, struct rl_key *key)
 
 		if (OKO_CHECK(ip, sizeof(*ip), end))
 			return 0;
-		*(u32 *)key->addr = ip->saddr;
+		/*
+		 * The address and the 4 zero bytes after it as one 8-byte store:
+		 * the map lookup reads the key in 8-byte words right away, and a
+		 * word assembled from a 4-byte store over an 8-byte one makes
+		 * that read wait until the stores have left the store buffer.
+		 */
+		*(u64 *)key->addr = ip->saddr;
 		key->family = 4;
 		return 1;
 	}
