@@ -72,10 +72,12 @@
 //! ([`VerifyInfo::max_lookups`]). When no site passes a map-value pointer and
 //! a run cannot hold more than [`crate::interp::MAX_VALUES`] values, no run
 //! needs the list of granted values, so: `map_lookup_elem` in a plain ARRAY
-//! is computed inline (index check, multiply, add: no call), the other map
-//! operations and `hash` call small trampolines that trust their arguments
-//! and cannot fail, and `ktime_get_ns` reads the batch clock from the
-//! context. A program with a key inside a map value keeps the general path
+//! is computed inline (index check, multiply, add: no call), in a HASH or
+//! LRU_HASH with keys of at most 64 bytes it calls the table's lookup
+//! specialised to that key width ([`crate::maps::Map::jit_lookup`]), the
+//! other map operations and `hash` call small trampolines that trust their
+//! arguments and cannot fail, and `ktime_get_ns` reads the batch clock from
+//! the context. A program with a key inside a map value keeps the general path
 //! for every call (so those values are listed and read atomically).
 //!
 //! # Map value memory
