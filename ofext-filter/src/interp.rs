@@ -248,6 +248,9 @@ pub struct RunEnv {
     /// run does not initialise them).
     frames: [Frame; MAX_FRAMES],
     values: ValueList,
+    /// The JIT's run context, kept between runs.
+    #[cfg(all(target_arch = "x86_64", unix))]
+    jit: crate::jit::JitCtx,
 }
 
 impl core::fmt::Debug for RunEnv {
@@ -263,13 +266,18 @@ impl RunEnv {
     /// An environment for worker `cpu`: monotonic clock, generator seeded
     /// from `cpu` (reseed with [`RunEnv::seed_prng`] for unpredictability).
     pub fn new(cpu: usize) -> Self {
+        let mut stack = Box::new([0; STACK_BYTES / 8]);
+        #[cfg(all(target_arch = "x86_64", unix))]
+        let jit = crate::jit::JitCtx::new(stack.as_mut_ptr().cast());
         Self {
             cpu,
             time: TimeSource::Monotonic,
             prng: Prng::new(0x853c_49e6_748f_ea9b ^ (cpu as u64).wrapping_mul(0x9e37_79b9)),
-            stack: Box::new([0; STACK_BYTES / 8]),
+            stack,
             frames: [Frame::default(); MAX_FRAMES],
             values: ValueList(Vec::with_capacity(8)),
+            #[cfg(all(target_arch = "x86_64", unix))]
+            jit,
         }
     }
 
@@ -282,6 +290,8 @@ impl RunEnv {
     /// `TimeSource::Batch(now)` once per packet batch.
     pub fn set_time(&mut self, time: TimeSource) {
         self.time = time;
+        #[cfg(all(target_arch = "x86_64", unix))]
+        self.jit.set_time(time);
     }
 
     /// The current time source.
@@ -294,16 +304,20 @@ impl RunEnv {
         self.prng = Prng::new(seed);
     }
 
-    /// What a JIT run borrows: the stack buffer (`STACK_BYTES`, reused
-    /// across runs so that a run does not set up a fresh one) and the
-    /// `get_prandom_u32` generator (shared with the JIT so both engines
-    /// draw the same sequence) and the time source, as separate borrows.
-    pub(crate) fn jit_parts(&mut self) -> (*mut u8, &mut Prng, &TimeSource, &mut ValueList) {
+    /// What a JIT run borrows: its context (kept here between runs), the
+    /// stack buffer (`STACK_BYTES`, reused across runs so that a run does
+    /// not set up a fresh one), the `get_prandom_u32` generator (shared with
+    /// the interpreter so both engines draw the same sequence) and the list
+    /// of granted values, emptied.
+    #[cfg(all(target_arch = "x86_64", unix))]
+    pub(crate) fn jit_parts(
+        &mut self,
+    ) -> (&mut crate::jit::JitCtx, *mut u8, *mut Prng, *mut ValueList) {
         self.values.0.clear();
         (
+            &mut self.jit,
             self.stack.as_mut_ptr().cast(),
             &mut self.prng,
-            &self.time,
             &mut self.values,
         )
     }
@@ -641,6 +655,7 @@ impl Interpreter {
             stack,
             frames,
             values,
+            ..
         } = env;
         values.0.clear();
         let guard = if self.uses_maps {

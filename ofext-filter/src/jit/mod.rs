@@ -181,6 +181,10 @@ pub struct JitProgram {
 #[cfg(all(target_arch = "x86_64", unix))]
 type Native = runtime::Native;
 
+/// The JIT's run context, which each [`RunEnv`] keeps between runs.
+#[cfg(all(target_arch = "x86_64", unix))]
+pub(crate) use runtime::Ctx as JitCtx;
+
 /// No native code on this target (no value exists).
 #[cfg(not(all(target_arch = "x86_64", unix)))]
 #[derive(Debug)]

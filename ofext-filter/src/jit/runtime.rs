@@ -3,11 +3,14 @@
 //!
 //! # The context
 //!
-//! [`Ctx`] lives on the Rust stack of the run wrapper; the native code keeps
-//! its address in r12 and passes it to every trampoline. Its first fields are
+//! [`Ctx`] lives in the worker's [`RunEnv`] from one run to the next, so a
+//! run writes only the dozen fields that change (a context built per run
+//! cost more than a short filter's own code); the native code keeps its
+//! address in r12 and passes it to every trampoline. Its first fields are
 //! read and written by the native code at fixed offsets (`offset_of!`); the
 //! rest is only for the trampolines: the regions valid in the run, the maps,
-//! the run guard, the clock and the worker's [`RunEnv`].
+//! the run guard, the clock, and pointers to what the run borrows from the
+//! environment (set at the start of each run, used only during it).
 //!
 //! # Regions
 //!
@@ -32,7 +35,6 @@
 //! (kept across runs, so a run allocates nothing); at the direct call sites
 //! (see `direct_calls`) nothing is listed at all.
 
-use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 
 use super::JitError;
@@ -71,10 +73,18 @@ impl Native {
 
 /// The run context (see the module essay). `repr(C)` and the field offsets
 /// in [`layout`] are what the native code relies on.
+///
+/// One per worker, kept in its [`RunEnv`] between runs, so that a run
+/// writes only what changes (packet, guard, maps, the run's borrows of the
+/// environment) instead of building the whole context: the stack bounds
+/// stay, the clock is set by [`RunEnv::set_time`]. The Rust-only pointers
+/// are set at the start of each run from borrows that outlive it and are
+/// dereferenced only during that run, by the trampolines; between runs
+/// they are stale and unused.
 #[repr(C)]
-pub(super) struct Ctx<'a> {
+pub(crate) struct Ctx {
     // ---- read and written by native code ----
-    /// r10 of the main frame.
+    /// r10 of the main frame (the end of the environment's stack buffer).
     stack_top: u64,
     /// Bottom of the deepest live frame.
     stack_lo: u64,
@@ -87,9 +97,8 @@ pub(super) struct Ctx<'a> {
     /// The batch clock, when `now_set` is 1 (read by direct `ktime_get_ns`).
     now: u64,
     now_set: u64,
-    /// Words only the native code uses: set up for checked runs, left
-    /// uninitialised for verified ones (whose code writes what it reads).
-    work: MaybeUninit<Work>,
+    /// Words only the native code uses (checked runs set them up first).
+    work: Work,
     // ---- Rust only ----
     stack: *mut u8,
     pkt: *mut u8,
@@ -98,18 +107,81 @@ pub(super) struct Ctx<'a> {
     /// Checked mode (an unverified program): map handles are searched for
     /// in `maps`, not trusted.
     checked: bool,
-    /// The environment's list, shared with the interpreter.
-    values: &'a mut ValueList,
-    maps: &'a MapTable,
-    guard: Option<&'a RunGuard>,
-    /// The worker's time source, read only when `ktime_get_ns` is called
-    /// (copying it per run would load what the dataplane has just stored).
-    time: &'a TimeSource,
+    /// The environment's list of granted values, shared with the
+    /// interpreter.
+    values: *mut ValueList,
+    maps: *const MapTable,
+    /// Null when the program uses no map.
+    guard: *const RunGuard,
+    /// The worker's time source (a copy, set with the clock).
+    time: TimeSource,
     /// The worker's `get_prandom_u32` generator.
-    prng: &'a mut Prng,
+    prng: *mut Prng,
     /// The error a trampoline reported (a helper's `pc` is filled in from
     /// `err_pc`).
     fault: Option<RunError>,
+}
+
+// SAFETY: the raw pointers are only dereferenced during a run, on the
+// thread running it, which set them from borrows it holds for the whole
+// run; between runs nothing reads them.
+unsafe impl Send for Ctx {}
+
+impl Ctx {
+    /// The context of an environment whose stack buffer (`STACK_BYTES`)
+    /// starts at `stack`.
+    pub(crate) fn new(stack: *mut u8) -> Self {
+        let top = stack.addr() as u64 + STACK_BYTES;
+        let mut ctx = Self {
+            stack_top: top,
+            stack_lo: top - FRAME,
+            depth_limit: top - FRAME * (MAX_FRAMES as u64 - 1),
+            err_pc: 0,
+            err_kind: 0,
+            now: 0,
+            now_set: 0,
+            work: Work {
+                entry_rsp: 0,
+                scratch: 0,
+                executed: 0,
+                budget: 0,
+                saved: [0; 6],
+            },
+            stack,
+            pkt: core::ptr::null_mut(),
+            pkt_len: 0,
+            writable: false,
+            checked: false,
+            values: core::ptr::null_mut(),
+            maps: core::ptr::null(),
+            guard: core::ptr::null(),
+            time: TimeSource::Monotonic,
+            prng: core::ptr::null_mut(),
+            fault: None,
+        };
+        ctx.set_time(TimeSource::Monotonic);
+        ctx
+    }
+
+    /// Follows [`RunEnv::set_time`].
+    pub(crate) fn set_time(&mut self, time: TimeSource) {
+        self.time = time;
+        (self.now, self.now_set) = match time {
+            TimeSource::Batch(t) => (t, 1),
+            TimeSource::Monotonic => (0, 0),
+        };
+    }
+
+    /// The run's map table and guard, for a trampoline.
+    ///
+    /// # Safety
+    /// Only during a run (the pointers were set by `run_native` from
+    /// borrows that outlive it), and the references must not outlive the
+    /// trampoline's call.
+    unsafe fn run_refs<'r>(&self) -> (&'r MapTable, Option<&'r RunGuard>) {
+        // SAFETY: per the contract.
+        unsafe { (&*self.maps, self.guard.as_ref()) }
+    }
 }
 
 /// The native code's own words in the context (see [`Ctx::work`]).
@@ -134,18 +206,18 @@ fn layout() -> cg::Layout {
     // The context is far smaller than 2 GiB: every offset fits.
     let off = |o: usize| o as i32;
     cg::Layout {
-        stack_top: off(offset_of!(Ctx<'static>, stack_top)),
-        stack_lo: off(offset_of!(Ctx<'static>, stack_lo)),
-        depth_limit: off(offset_of!(Ctx<'static>, depth_limit)),
-        entry_rsp: off(offset_of!(Ctx<'static>, work) + offset_of!(Work, entry_rsp)),
-        err_pc: off(offset_of!(Ctx<'static>, err_pc)),
-        err_kind: off(offset_of!(Ctx<'static>, err_kind)),
-        scratch: off(offset_of!(Ctx<'static>, work) + offset_of!(Work, scratch)),
-        executed: off(offset_of!(Ctx<'static>, work) + offset_of!(Work, executed)),
-        budget: off(offset_of!(Ctx<'static>, work) + offset_of!(Work, budget)),
-        saved: off(offset_of!(Ctx<'static>, work) + offset_of!(Work, saved)),
-        now: off(offset_of!(Ctx<'static>, now)),
-        now_set: off(offset_of!(Ctx<'static>, now_set)),
+        stack_top: off(offset_of!(Ctx, stack_top)),
+        stack_lo: off(offset_of!(Ctx, stack_lo)),
+        depth_limit: off(offset_of!(Ctx, depth_limit)),
+        entry_rsp: off(offset_of!(Ctx, work) + offset_of!(Work, entry_rsp)),
+        err_pc: off(offset_of!(Ctx, err_pc)),
+        err_kind: off(offset_of!(Ctx, err_kind)),
+        scratch: off(offset_of!(Ctx, work) + offset_of!(Work, scratch)),
+        executed: off(offset_of!(Ctx, work) + offset_of!(Work, executed)),
+        budget: off(offset_of!(Ctx, work) + offset_of!(Work, budget)),
+        saved: off(offset_of!(Ctx, work) + offset_of!(Work, saved)),
+        now: off(offset_of!(Ctx, now)),
+        now_set: off(offset_of!(Ctx, now_set)),
     }
 }
 
@@ -165,11 +237,11 @@ const FAILED: Ret = Ret {
     failed: 1,
 };
 
-type HelperFn = unsafe extern "C" fn(u64, u64, u64, u64, u64, *mut Ctx<'static>) -> Ret;
-type AccessFn = unsafe extern "C" fn(*mut Ctx<'static>, u64, u64, u64, u64, u64) -> Ret;
-type EntryFn = unsafe extern "C" fn(*mut u8, u64, *mut Ctx<'static>) -> u64;
-type DirectLookupFn = unsafe extern "C" fn(u64, u64, *mut Ctx<'static>) -> u64;
-type DirectUpdateFn = unsafe extern "C" fn(u64, u64, u64, u64, *mut Ctx<'static>) -> u64;
+type HelperFn = unsafe extern "C" fn(u64, u64, u64, u64, u64, *mut Ctx) -> Ret;
+type AccessFn = unsafe extern "C" fn(*mut Ctx, u64, u64, u64, u64, u64) -> Ret;
+type EntryFn = unsafe extern "C" fn(*mut u8, u64, *mut Ctx) -> u64;
+type DirectLookupFn = unsafe extern "C" fn(u64, u64, *mut Ctx) -> u64;
+type DirectUpdateFn = unsafe extern "C" fn(u64, u64, u64, u64, *mut Ctx) -> u64;
 type DirectHashFn = unsafe extern "C" fn(u64, u64) -> u64;
 
 fn targets() -> cg::Targets {
@@ -325,51 +397,36 @@ fn run_native(
     // every byte, helper arguments included), and 4 KiB of zeros per packet
     // would cost more than a filter. Checked runs (unverified programs) get
     // zeros, so what they may read is deterministic.
-    let (stack, prng, time, values) = env.jit_parts();
-    let (now, now_set) = match *time {
-        TimeSource::Batch(t) => (t, 1),
-        TimeSource::Monotonic => (0, 0),
-    };
+    let (ctx, stack, prng, values) = env.jit_parts();
     if checked {
         // SAFETY: the buffer is STACK_BYTES long (asserted above).
         unsafe { stack.write_bytes(0, STACK_BYTES as usize) };
-    }
-    let top = stack.addr() as u64 + STACK_BYTES;
-    let mut ctx = Ctx {
-        stack_top: top,
-        stack_lo: top - FRAME,
-        depth_limit: top - FRAME * (MAX_FRAMES as u64 - 1),
-        err_pc: 0,
-        err_kind: 0,
-        now,
-        now_set,
-        work: MaybeUninit::uninit(),
-        stack,
-        pkt,
-        pkt_len: len as u64,
-        writable,
-        checked,
-        values,
-        maps,
-        guard: guard.as_ref(),
-        time,
-        prng,
-        fault: None,
-    };
-    if checked {
-        ctx.work.write(Work {
+        ctx.work = Work {
             entry_rsp: 0,
             scratch: 0,
             executed: 0,
             budget: i64::try_from(budget).unwrap_or(i64::MAX).min(i64::MAX / 2),
             saved: [0; 6],
-        });
+        };
     }
+    // What changes from run to run; the rest stays from `Ctx::new` and
+    // `set_time` (an error exit may have left `stack_lo` deeper).
+    ctx.stack = stack;
+    ctx.stack_lo = ctx.stack_top - FRAME;
+    ctx.err_kind = 0;
+    ctx.pkt = pkt;
+    ctx.pkt_len = len as u64;
+    ctx.writable = writable;
+    ctx.checked = checked;
+    ctx.values = values;
+    ctx.maps = maps;
+    ctx.guard = guard.as_ref().map_or(core::ptr::null(), |g| g);
+    ctx.prng = prng;
     // SAFETY: the mapping holds code generated for this entry signature
     // (System V: packet, length, context) and stays mapped while `native`
     // is borrowed.
     let entry: EntryFn = unsafe { core::mem::transmute::<*const u8, EntryFn>(native.mem.as_ptr()) };
-    let ctx_ptr: *mut Ctx<'_> = &mut ctx;
+    let ctx_ptr: *mut Ctx = ctx;
     // SAFETY: the code accesses memory only inside the regions of this run:
     // a verified program by the verifier's guarantees (packet reads below
     // `len`, stack accesses inside its frame of the 4 KiB buffer, map
@@ -379,14 +436,14 @@ fn run_native(
     // outlives the call and nothing else touches it meanwhile.
     let r0 = unsafe { entry(pkt, len as u64, ctx_ptr.cast()) };
     if ctx.err_kind != 0 {
-        *error = Some(run_error(&mut ctx, budget));
+        *error = Some(run_error(ctx, budget));
     }
     r0
 }
 
 /// The error the native code reported.
 #[cold]
-fn run_error(ctx: &mut Ctx<'_>, budget: u64) -> RunError {
+fn run_error(ctx: &mut Ctx, budget: u64) -> RunError {
     let pc = usize::try_from(ctx.err_pc).unwrap_or(usize::MAX);
     match ctx.err_kind {
         err_kind::FELL_OFF => RunError::FellOffEnd { pc },
@@ -432,7 +489,7 @@ struct Mem<'c> {
     values: &'c mut ValueList,
 }
 
-impl Ctx<'_> {
+impl Ctx {
     fn mem(&mut self) -> Mem<'_> {
         Mem {
             stack: self.stack,
@@ -443,7 +500,11 @@ impl Ctx<'_> {
             pkt_addr: self.pkt.addr() as u64,
             pkt_len: self.pkt_len,
             writable: self.writable,
-            values: &mut *self.values,
+            // SAFETY: only called during a run (by trampolines), when
+            // `values` is the running environment's list, borrowed by
+            // `run_native` for the whole run; the `Mem` does not outlive the
+            // trampoline's call.
+            values: unsafe { &mut *self.values },
         }
     }
 }
@@ -606,13 +667,15 @@ fn prandom(prng: &mut Prng) -> u64 {
     u64::from(prng.next_u32())
 }
 
-impl Ctx<'_> {
+impl Ctx {
     /// Inlined into each helper's trampoline, where `helper` is a constant.
     #[inline(always)]
     fn helper(&mut self, helper: Helper, args: &[u64; 5]) -> Result<u64, HelperError> {
         match helper {
             Helper::KtimeGetNs => Ok(self.time.now_ns()),
-            Helper::GetPrandomU32 => Ok(prandom(self.prng)),
+            // SAFETY: during a run, `prng` is the running environment's
+            // generator, borrowed by `run_native` for the whole run.
+            Helper::GetPrandomU32 => Ok(prandom(unsafe { &mut *self.prng })),
             _ => {
                 if let Some(r) = self.fast_helper(helper, args) {
                     return r;
@@ -635,8 +698,11 @@ impl Ctx<'_> {
             let mem = self.mem();
             return Some(Ok(u64::from(helpers::hash(mem.plain(args[0], len)?))));
         }
-        let map = map_of(self.checked, self.maps, args[0])?;
-        let guard = self.guard?;
+        // SAFETY: called by a trampoline during a run; the references stay
+        // inside this call.
+        let (maps, guard) = unsafe { self.run_refs() };
+        let map = map_of(self.checked, maps, args[0])?;
+        let guard = guard?;
         let key_size = map.def().key_size as usize;
         let mut mem = self.mem();
         let key = mem.plain(args[1], key_size)?;
@@ -667,10 +733,13 @@ impl Ctx<'_> {
     fn slow_helper(&mut self, helper: Helper, args: &[u64; 5]) -> Result<u64, HelperError> {
         // Map and hash helpers never draw random numbers.
         let mut unused = Prng::new(0);
+        // SAFETY: called by a trampoline during a run; the references stay
+        // inside this call.
+        let (maps, guard) = unsafe { self.run_refs() };
         let mut hctx = HelperCtx {
-            maps: self.maps,
-            guard: self.guard,
-            time: *self.time,
+            maps,
+            guard,
+            time: self.time,
             prng: &mut unused,
         };
         let mut mem = self.mem();
@@ -706,7 +775,7 @@ unsafe extern "C" fn helper_tramp<const ID: i32>(
     r3: u64,
     r4: u64,
     r5: u64,
-    ctx: *mut Ctx<'_>,
+    ctx: *mut Ctx,
 ) -> Ret {
     // SAFETY: per the contract, a live context nothing else accesses during
     // the call.
@@ -759,13 +828,14 @@ unsafe fn run_bytes<'a>(ptr: u64, n: u64) -> &'a [u8] {
 ///
 /// # Safety
 /// A direct site (see above); `ctx` is the running program's context.
-unsafe extern "C" fn direct_lookup(map: u64, key: u64, ctx: *mut Ctx<'_>) -> u64 {
+unsafe extern "C" fn direct_lookup(map: u64, key: u64, ctx: *mut Ctx) -> u64 {
     // SAFETY: a direct site: a live map, `key_size` bytes of plain memory,
     // the running program's context.
     let (map, ctx) = unsafe { (map_at(map), &*ctx) };
     // SAFETY: as above.
     let key = unsafe { run_bytes(key, u64::from(map.def().key_size)) };
-    match ctx.guard {
+    // SAFETY: during a run; the reference stays inside this call.
+    match unsafe { ctx.run_refs() }.1 {
         Some(g) => map.lookup(key, g).map_or(0, |p| p.as_ptr().addr() as u64),
         // Unreachable: a program with map helpers runs under a guard.
         None => 0,
@@ -781,7 +851,7 @@ unsafe extern "C" fn direct_update(
     key: u64,
     value: u64,
     flags: u64,
-    ctx: *mut Ctx<'_>,
+    ctx: *mut Ctx,
 ) -> u64 {
     // SAFETY: a direct site: a live map, `key_size` and `value_size` bytes
     // of plain memory, the running program's context.
@@ -793,7 +863,8 @@ unsafe extern "C" fn direct_update(
             run_bytes(value, u64::from(map.def().value_size)),
         )
     };
-    match ctx.guard {
+    // SAFETY: during a run; the reference stays inside this call.
+    match unsafe { ctx.run_refs() }.1 {
         Some(g) => map
             .update(key, value, flags, g)
             .map_or_else(helpers::errno_of, |()| 0),
@@ -805,12 +876,13 @@ unsafe extern "C" fn direct_update(
 ///
 /// # Safety
 /// As for [`direct_lookup`].
-unsafe extern "C" fn direct_delete(map: u64, key: u64, ctx: *mut Ctx<'_>) -> u64 {
+unsafe extern "C" fn direct_delete(map: u64, key: u64, ctx: *mut Ctx) -> u64 {
     // SAFETY: as for `direct_lookup`.
     let (map, ctx) = unsafe { (map_at(map), &*ctx) };
     // SAFETY: as above.
     let key = unsafe { run_bytes(key, u64::from(map.def().key_size)) };
-    match ctx.guard {
+    // SAFETY: during a run; the reference stays inside this call.
+    match unsafe { ctx.run_refs() }.1 {
         Some(g) => map.delete(key, g).map_or_else(helpers::errno_of, |()| 0),
         None => helpers::errno_of(crate::maps::MapError::Invalid),
     }
@@ -831,7 +903,7 @@ unsafe extern "C" fn direct_hash(ptr: u64, len: u64) -> u64 {
 /// # Safety
 /// As for [`helper_tramp`].
 unsafe extern "C" fn checked_load(
-    ctx: *mut Ctx<'_>,
+    ctx: *mut Ctx,
     addr: u64,
     _value: u64,
     kind: u64,
@@ -868,7 +940,7 @@ unsafe extern "C" fn checked_load(
 /// # Safety
 /// As for [`helper_tramp`].
 unsafe extern "C" fn checked_store(
-    ctx: *mut Ctx<'_>,
+    ctx: *mut Ctx,
     addr: u64,
     value: u64,
     kind: u64,
@@ -892,7 +964,7 @@ unsafe extern "C" fn checked_store(
 /// # Safety
 /// As for [`helper_tramp`].
 unsafe extern "C" fn checked_atomic(
-    ctx: *mut Ctx<'_>,
+    ctx: *mut Ctx,
     addr: u64,
     operand: u64,
     kind: u64,

@@ -747,3 +747,47 @@ fn shareable_across_workers() {
         assert!(t.join().unwrap());
     }
 }
+
+#[test]
+fn one_environment_serves_runs_of_different_programs() {
+    // The run context lives in the environment between runs: a run that
+    // fails deep in BPF-to-BPF calls, a checked run and verified runs with
+    // helpers, in turns on one environment, each give what the interpreter
+    // gives on a fresh one; the clock follows `set_time` between runs.
+    let deep = assemble(
+        "mov %r1, 0\ncall local f\nexit\nf:\nadd %r1, 1\njgt %r1, 20, +2\ncall local f\nexit\nmov %r0, %r1\nexit",
+    )
+    .unwrap();
+    let helpers = assemble(
+        "stw [%r10-4], 3\nstdw [%r10-16], 11\nlddw %r1, map:0\nmov %r2, %r10\nadd %r2, -4\n\
+         mov %r3, %r10\nadd %r3, -16\nmov %r4, 0\ncall 2\nlddw %r1, map:0\nmov %r2, %r10\nadd %r2, -4\n\
+         call 1\njeq %r0, 0, +3\nldxdw %r6, [%r0+0]\ncall 5\nadd %r0, %r6\nexit",
+    )
+    .unwrap();
+    // Below its own frame: out of bounds, unless the context kept the
+    // deep frames of the failed run as live.
+    let checked_src =
+        assemble("mov %r0, 0\nadd %r0, 1\njlt %r0, 50, -2\nldxdw %r0, [%r10-600]\nexit").unwrap();
+    let jit_deep = JitProgram::new_checked(&deep, vec![]).unwrap();
+    let jit_helpers = JitProgram::new(&helpers, vec![hash_map(4)]).unwrap();
+    let jit_checked = JitProgram::new_checked(&checked_src, vec![]).unwrap();
+    let mut env = RunEnv::new(0);
+    for round in 0..3u64 {
+        let now = 1_000 + round;
+        env.set_time(TimeSource::Batch(now));
+        let want = Interpreter::new(&deep, vec![])
+            .unwrap()
+            .run(&mut [], &mut RunEnv::new(0));
+        assert!(matches!(want, Err(RunError::CallDepthExceeded { .. })));
+        assert_eq!(jit_deep.run(&mut [], &mut env), want);
+        assert_eq!(jit_helpers.run_readonly(&[], &mut env), Ok(11 + now));
+        let want = Interpreter::new(&checked_src, vec![])
+            .unwrap()
+            .run(&mut [], &mut RunEnv::new(0))
+            .unwrap_err();
+        assert!(matches!(want, RunError::OutOfBounds { .. }), "{want:?}");
+        // The same error at the same pc (addresses differ: another stack).
+        let got = jit_checked.run(&mut [], &mut env).unwrap_err();
+        assert!(difftest::same_error(&want, &got), "{want:?} != {got:?}");
+    }
+}
