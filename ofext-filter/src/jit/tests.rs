@@ -556,17 +556,17 @@ exit";
 }
 
 #[test]
-fn batch_clock_is_read_inline() {
-    let insns = assemble(
-        "call 5
-exit",
-    )
-    .unwrap();
+fn both_clocks_answer_ktime_get_ns() {
+    // A direct `ktime_get_ns` site has two branches: the batch clock read
+    // from the context, and the general trampoline for the monotonic clock.
+    // Both answer, and `set_time` reaches the context the environment keeps
+    // between runs (a stale batch time, below 10^9, would fail the second
+    // part).
+    let insns = assemble("call 5\nexit").unwrap();
     let j = JitProgram::new(&insns, vec![]).unwrap();
     let mut env = RunEnv::new(0);
     env.set_time(TimeSource::Batch(987_654_321));
     assert_eq!(j.run_readonly(&[], &mut env), Ok(987_654_321));
-    // The monotonic clock goes through the trampoline.
     env.set_time(TimeSource::Monotonic);
     let a = j.run_readonly(&[], &mut env).unwrap();
     let b = j.run_readonly(&[], &mut env).unwrap();
