@@ -302,25 +302,11 @@ impl<V: Clone> FlowCache<V> {
         key: &FlowKey,
         run: &mut impl FnMut(&P) -> bool,
     ) -> Probe<'_, V> {
-        let hash = self.hash(key);
-        self.probe_hashed(cls, key, hash, run)
-    }
-
-    /// [`FlowCache::probe`] with the key's [`FlowCache::hash`] computed
-    /// ahead.
-    #[inline]
-    pub(crate) fn probe_hashed<T, P>(
-        &mut self,
-        cls: &Classifier<T, P>,
-        key: &FlowKey,
-        hash: u64,
-        run: &mut impl FnMut(&P) -> bool,
-    ) -> Probe<'_, V> {
-        let found = self.find(hash, key, cls.version());
+        let found = self.find(self.hash(key), key, cls.version());
         self.probe_found(cls, found, run)
     }
 
-    /// [`FlowCache::probe_hashed`] once [`FlowCache::find`] gave `found`.
+    /// [`FlowCache::probe`] once [`FlowCache::find`] gave `found`.
     #[inline]
     fn probe_found<T, P>(
         &mut self,
@@ -458,27 +444,12 @@ impl<V: Clone> FlowCache<V> {
         make: impl FnOnce(u32, Option<&Arc<Rule<T, P>>>) -> V,
     ) -> (V, bool) {
         let hash = self.hash(key);
-        self.classify_hashed(cls, key, hash, trace, run, make)
-    }
-
-    /// [`FlowCache::classify_with`] with the key's [`FlowCache::hash`]
-    /// computed ahead.
-    #[inline]
-    pub(crate) fn classify_hashed<T, P>(
-        &mut self,
-        cls: &Classifier<T, P>,
-        key: &FlowKey,
-        hash: u64,
-        trace: &mut Trace,
-        run: &mut impl FnMut(&P) -> bool,
-        make: impl FnOnce(u32, Option<&Arc<Rule<T, P>>>) -> V,
-    ) -> (V, bool) {
         let found = self.find(hash, key, cls.version());
         self.classify_found(cls, key, hash, found, trace, run, make)
     }
 
-    /// [`FlowCache::classify_hashed`] once [`FlowCache::find`] gave
-    /// `found`.
+    /// [`FlowCache::classify_with`] once the key's [`FlowCache::hash`] is
+    /// `hash` and [`FlowCache::find`] gave `found`.
     #[allow(clippy::too_many_arguments)]
     #[inline]
     fn classify_found<T, P>(
