@@ -268,7 +268,7 @@ impl RunEnv {
     pub fn new(cpu: usize) -> Self {
         let mut stack = Box::new([0; STACK_BYTES / 8]);
         #[cfg(all(target_arch = "x86_64", unix))]
-        let jit = crate::jit::JitCtx::new(stack.as_mut_ptr().cast());
+        let jit = crate::jit::JitCtx::new(stack.as_mut_ptr().cast(), cpu);
         Self {
             cpu,
             time: TimeSource::Monotonic,
@@ -304,12 +304,21 @@ impl RunEnv {
         self.prng = Prng::new(seed);
     }
 
-    /// What a JIT run borrows: its context (kept here between runs), the
-    /// stack buffer (`STACK_BYTES`, reused across runs so that a run does
-    /// not set up a fresh one), the `get_prandom_u32` generator (shared with
-    /// the interpreter so both engines draw the same sequence) and the list
-    /// of granted values, emptied.
+    /// The JIT's run context, kept here between runs.
     #[cfg(all(target_arch = "x86_64", unix))]
+    #[inline]
+    pub(crate) fn jit_ctx(&mut self) -> &mut crate::jit::JitCtx {
+        &mut self.jit
+    }
+
+    /// What a JIT run that calls general trampolines borrows: its context
+    /// (kept here between runs), the stack buffer (`STACK_BYTES`, reused
+    /// across runs so that a run does not set up a fresh one), the
+    /// `get_prandom_u32` generator (shared with the interpreter so both
+    /// engines draw the same sequence) and the list of granted values,
+    /// emptied.
+    #[cfg(all(target_arch = "x86_64", unix))]
+    #[inline]
     pub(crate) fn jit_parts(
         &mut self,
     ) -> (&mut crate::jit::JitCtx, *mut u8, *mut Prng, *mut ValueList) {
@@ -332,8 +341,9 @@ pub(crate) struct Value {
 }
 
 /// The values granted in the current run (both engines keep theirs here).
-/// Cleared at the start of every run, so the pointers it holds between runs
-/// are never dereferenced.
+/// Cleared at the start of every run that may grant values (every
+/// interpreter run, JIT runs of code with general trampolines), so the
+/// pointers it holds between runs are never dereferenced.
 pub(crate) struct ValueList(Vec<Value>);
 
 impl ValueList {

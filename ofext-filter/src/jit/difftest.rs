@@ -25,7 +25,11 @@
 //! [`check`] then loads the case in both engines with twin maps (same
 //! definitions, same initial entries), runs every packet in order on both,
 //! and compares the results (r0, or the error up to addresses), the packet
-//! bytes afterwards, and every map's contents after every run.
+//! bytes afterwards, and every map's contents after every run. The JIT runs
+//! every packet in one environment, as a worker does, so state a run leaves
+//! in it (its run context, after an error too) is checked as well;
+//! [`check_shared`] does the same for several programs taking turns in one
+//! environment, inside a [`BatchGuard`] or not.
 
 use std::sync::Arc;
 
@@ -34,7 +38,7 @@ use crate::asm::disassemble;
 use crate::helpers::{HelperError, TimeSource};
 use crate::interp::{Interpreter, RunEnv, RunError};
 use crate::isa::{self, Insn, alu, atomic, class, helper, jmp, mode, size};
-use crate::maps::{Map, MapDef, MapType};
+use crate::maps::{BatchGuard, Map, MapDef, MapType};
 use crate::verifier;
 
 /// A generated test case.
@@ -1113,54 +1117,140 @@ pub(crate) fn check_with(
     case: &Case,
     build: impl Fn(&[Insn], Vec<Arc<Map>>, bool) -> Result<JitProgram, JitError>,
 ) -> Result<Outcome, Mismatch> {
-    let mismatch = |what: String| Mismatch {
-        what,
-        program: disassemble(&case.insns),
+    let twins = match Twins::load(case, build)? {
+        Ok(t) => t,
+        Err(outcome) => return Ok(outcome),
     };
-    let zero_flags = if case.unverified {
-        Vec::new()
-    } else {
-        match verifier::verify(&case.insns, &case.maps) {
-            Ok(info) => info.zero_flags_at,
-            Err(_) => return Ok(Outcome::Refused),
+    // One environment for every JIT run, as a worker keeps its own: what a
+    // run leaves in it (the JIT's context, after an error too) must not
+    // change the next run.
+    let mut env_j = RunEnv::new(0);
+    let mut errors = 0;
+    for k in 0..case.packets.len() {
+        if twins.run(k, &mut env_j)? {
+            errors += 1;
         }
-    };
-    let maps_i = make_maps(case).map_err(mismatch)?;
-    let maps_j = make_maps(case).map_err(mismatch)?;
-    let interp = Interpreter::new(&case.insns, maps_i.clone())
-        .and_then(|i| i.with_zero_flags_at(&zero_flags))
-        .map(|i| i.with_budget(case.budget));
-    let jit =
-        build(&case.insns, maps_j.clone(), case.unverified).map(|j| j.with_budget(case.budget));
-    let (interp, jit) = match (interp, jit) {
-        (Ok(i), Ok(j)) => (i, j),
-        (Err(a), Err(JitError::Load(b))) if a == b => return Ok(Outcome::NotLoaded),
-        (_, Err(JitError::NoJit)) => return Ok(Outcome::NotLoaded),
-        (i, j) => {
-            return Err(mismatch(format!(
+    }
+    Ok(Outcome::Agreed {
+        runs: case.packets.len(),
+        errors,
+    })
+}
+
+/// Runs the packets of `cases` round-robin (case 0's first packet, case 1's
+/// first, ..., case 0's second, ...), every JIT run in one environment and,
+/// with `batch`, inside one [`BatchGuard`]: programs of every kind follow
+/// each other in a worker's environment. Returns the runs made per engine.
+///
+/// # Errors
+/// A [`Mismatch`] describing the first difference.
+pub fn check_shared(cases: &[Case], batch: bool) -> Result<usize, Mismatch> {
+    let mut loaded = Vec::new();
+    for case in cases {
+        if let Ok(t) = Twins::load(case, |insns, maps, unverified| {
+            if unverified {
+                JitProgram::new_checked(insns, maps)
+            } else {
+                JitProgram::new(insns, maps)
+            }
+        })? {
+            loaded.push(t);
+        }
+    }
+    let mut env_j = RunEnv::new(0);
+    let _batch = batch.then(BatchGuard::enter);
+    let rounds = loaded.iter().map(|t| t.case.packets.len()).max();
+    let mut runs = 0;
+    for k in 0..rounds.unwrap_or(0) {
+        for t in &loaded {
+            if k < t.case.packets.len() {
+                t.run(k, &mut env_j)?;
+                runs += 1;
+            }
+        }
+    }
+    Ok(runs)
+}
+
+/// A case loaded in both engines, with twin maps.
+struct Twins<'c> {
+    case: &'c Case,
+    interp: Interpreter,
+    jit: JitProgram,
+    maps_i: Vec<Arc<Map>>,
+    maps_j: Vec<Arc<Map>>,
+}
+
+impl<'c> Twins<'c> {
+    /// `Ok(Err(outcome))` when nothing can run.
+    fn load(
+        case: &'c Case,
+        build: impl Fn(&[Insn], Vec<Arc<Map>>, bool) -> Result<JitProgram, JitError>,
+    ) -> Result<Result<Self, Outcome>, Mismatch> {
+        let mismatch = |what: String| Mismatch {
+            what,
+            program: disassemble(&case.insns),
+        };
+        let zero_flags = if case.unverified {
+            Vec::new()
+        } else {
+            match verifier::verify(&case.insns, &case.maps) {
+                Ok(info) => info.zero_flags_at,
+                Err(_) => return Ok(Err(Outcome::Refused)),
+            }
+        };
+        let maps_i = make_maps(case).map_err(mismatch)?;
+        let maps_j = make_maps(case).map_err(mismatch)?;
+        let interp = Interpreter::new(&case.insns, maps_i.clone())
+            .and_then(|i| i.with_zero_flags_at(&zero_flags))
+            .map(|i| i.with_budget(case.budget));
+        let jit =
+            build(&case.insns, maps_j.clone(), case.unverified).map(|j| j.with_budget(case.budget));
+        match (interp, jit) {
+            (Ok(interp), Ok(jit)) => Ok(Ok(Self {
+                case,
+                interp,
+                jit,
+                maps_i,
+                maps_j,
+            })),
+            (Err(a), Err(JitError::Load(b))) if a == b => Ok(Err(Outcome::NotLoaded)),
+            (_, Err(JitError::NoJit)) => Ok(Err(Outcome::NotLoaded)),
+            (i, j) => Err(mismatch(format!(
                 "loaders disagree: interpreter {:?}, JIT {:?}",
                 i.err(),
                 j.err()
-            )));
+            ))),
         }
-    };
-    let mut errors = 0;
-    for (k, pkt) in case.packets.iter().enumerate() {
+    }
+
+    /// Runs packet `k` in both engines, the JIT in `env_j`, the interpreter
+    /// in a fresh environment (the reference: a checked JIT run zeroes its
+    /// stack, an interpreter run does not); both generators are seeded
+    /// alike. True when the run failed (in both).
+    fn run(&self, k: usize, env_j: &mut RunEnv) -> Result<bool, Mismatch> {
+        let mismatch = |what: String| Mismatch {
+            what,
+            program: disassemble(&self.case.insns),
+        };
+        let pkt = &self.case.packets[k];
         let time = TimeSource::Batch(1_000_000_000 + 7_777 * k as u64);
+        let seed = 0x853c_49e6_748f_ea9b ^ k as u64;
         let mut env_i = RunEnv::new(0);
-        let mut env_j = RunEnv::new(0);
         env_i.set_time(time);
         env_j.set_time(time);
+        env_i.seed_prng(seed);
+        env_j.seed_prng(seed);
         let (mut pi, mut pj) = (pkt.clone(), pkt.clone());
-        let (ri, rj) = if case.unverified {
+        let (ri, rj) = if self.case.unverified {
             (
-                interp.run(&mut pi, &mut env_i),
-                jit.run(&mut pj, &mut env_j),
+                self.interp.run(&mut pi, &mut env_i),
+                self.jit.run(&mut pj, env_j),
             )
         } else {
             (
-                interp.run_readonly(&pi, &mut env_i),
-                jit.run_readonly(&pj, &mut env_j),
+                self.interp.run_readonly(&pi, &mut env_i),
+                self.jit.run_readonly(&pj, env_j),
             )
         };
         let agree = match (&ri, &rj) {
@@ -1174,23 +1264,17 @@ pub(crate) fn check_with(
                 pkt.len()
             )));
         }
-        if ri.is_err() {
-            errors += 1;
-        }
         if pi != pj {
             return Err(mismatch(format!(
                 "packet {k}: memory differs after the run"
             )));
         }
-        let (di, dj) = (dump(&maps_i), dump(&maps_j));
+        let (di, dj) = (dump(&self.maps_i), dump(&self.maps_j));
         if di != dj {
             return Err(mismatch(format!(
                 "packet {k}: maps differ after the run:\ninterpreter {di:?}\nJIT {dj:?}"
             )));
         }
+        Ok(ri.is_err())
     }
-    Ok(Outcome::Agreed {
-        runs: case.packets.len(),
-        errors,
-    })
 }

@@ -361,15 +361,7 @@ impl JitProgram {
     ) -> Result<u64, RunError> {
         if !self.checked && len as u64 > verifier::MAX_PACKET_LEN {
             // The verifier's length arithmetic assumes at most 4 GiB.
-            return if writable {
-                // SAFETY: `pkt` came from `run`'s `&mut [u8]` of `len` bytes.
-                self.interp
-                    .run(unsafe { core::slice::from_raw_parts_mut(pkt, len) }, env)
-            } else {
-                // SAFETY: `pkt` came from `run_readonly`'s `&[u8]`.
-                self.interp
-                    .run_readonly(unsafe { core::slice::from_raw_parts(pkt, len) }, env)
-            };
+            return self.exec_interp(pkt, len, writable, env);
         }
         #[cfg(all(target_arch = "x86_64", unix))]
         return runtime::run(
@@ -385,19 +377,47 @@ impl JitProgram {
         #[cfg(not(all(target_arch = "x86_64", unix)))]
         match self.native {}
     }
+
+    /// [`JitProgram::exec`] in the interpreter.
+    #[cold]
+    #[inline(never)]
+    fn exec_interp(
+        &self,
+        pkt: *mut u8,
+        len: usize,
+        writable: bool,
+        env: &mut RunEnv,
+    ) -> Result<u64, RunError> {
+        if writable {
+            // SAFETY: `pkt` came from `run`'s `&mut [u8]` of `len` bytes.
+            self.interp
+                .run(unsafe { core::slice::from_raw_parts_mut(pkt, len) }, env)
+        } else {
+            // SAFETY: `pkt` came from `run_readonly`'s `&[u8]`.
+            self.interp
+                .run_readonly(unsafe { core::slice::from_raw_parts(pkt, len) }, env)
+        }
+    }
 }
 
 /// Fuzz entry point (the `jit_diff` target): builds a verified and an
-/// unverified case from `data` and panics when the engines disagree.
+/// unverified case from `data` and panics when the engines disagree, run
+/// alone and taking turns in one environment (inside a batch guard when
+/// the first byte is odd).
 #[cfg(fuzzing)]
 pub fn fuzz_diff(data: &[u8]) {
-    for case in [
+    let cases = [
         difftest::verified_case(data),
         difftest::unverified_case(data),
-    ] {
-        if let Err(m) = difftest::check(&case) {
+    ];
+    for case in &cases {
+        if let Err(m) = difftest::check(case) {
             panic!("JIT and interpreter disagree: {m}");
         }
+    }
+    let batch = data.first().is_some_and(|b| b & 1 == 1);
+    if let Err(m) = difftest::check_shared(&cases, batch) {
+        panic!("JIT and interpreter disagree (shared environment): {m}");
     }
 }
 

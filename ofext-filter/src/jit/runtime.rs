@@ -3,14 +3,21 @@
 //!
 //! # The context
 //!
-//! [`Ctx`] lives in the worker's [`RunEnv`] from one run to the next, so a
-//! run writes only the dozen fields that change (a context built per run
-//! cost more than a short filter's own code); the native code keeps its
-//! address in r12 and passes it to every trampoline. Its first fields are
-//! read and written by the native code at fixed offsets (`offset_of!`); the
-//! rest is only for the trampolines: the regions valid in the run, the maps,
-//! the run guard, the clock, and pointers to what the run borrows from the
-//! environment (set at the start of each run, used only during it).
+//! [`Ctx`] lives in the worker's [`RunEnv`] from one run to the next (a
+//! context built per run cost more than a short filter's own code); the
+//! native code keeps its address in r12 when it needs it and passes it to
+//! the trampolines. Its first fields are read and written by the native
+//! code at fixed offsets (`offset_of!`); the rest is only for the
+//! trampolines: the regions valid in the run, the maps, the run guard, the
+//! clock, and pointers to what the run borrows from the environment.
+//!
+//! A run writes only what the code it runs can read (see `Setup`): nothing
+//! for code that calls no trampoline reading the context, the guard pointer
+//! for code whose map helpers are all direct, and the Rust-only fields for
+//! code with general trampolines. The stack bounds and the clock stay from
+//! [`Ctx::new`] and [`RunEnv::set_time`]; `err_kind` is 0 between runs, as
+//! only an error sets it and the error path clears it, with `stack_lo`,
+//! which an error inside a called function leaves deeper.
 //!
 //! # Regions
 //!
@@ -60,8 +67,27 @@ const _: () = assert!(STACK_BYTES as usize == ENV_STACK_BYTES);
 #[derive(Debug)]
 pub(super) struct Native {
     mem: ExecMem,
+    /// The code's entry (the start of `mem`).
+    entry: EntryFn,
+    /// What a run sets up before calling the code.
+    setup: Setup,
     /// The program calls a map helper: runs hold a [`RunGuard`].
     uses_maps: bool,
+}
+
+/// What a run of the code needs besides its arguments and the context's
+/// lasting fields (stack bounds, clock).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Setup {
+    /// Nothing: the code calls no trampoline that reads the context (it may
+    /// call map lookups that take only the table and the key, `hash`).
+    None,
+    /// The run guard: the code calls direct map trampolines, which read
+    /// only the guard from the context.
+    Guard,
+    /// The Rust-only fields for the general trampolines ([`setup_general`])
+    /// and, if the program uses maps, the guard.
+    General,
 }
 
 impl Native {
@@ -75,12 +101,13 @@ impl Native {
 /// in [`layout`] are what the native code relies on.
 ///
 /// One per worker, kept in its [`RunEnv`] between runs, so that a run
-/// writes only what changes (packet, guard, maps, the run's borrows of the
-/// environment) instead of building the whole context: the stack bounds
-/// stay, the clock is set by [`RunEnv::set_time`]. The Rust-only pointers
-/// are set at the start of each run from borrows that outlive it and are
-/// dereferenced only during that run, by the trampolines; between runs
-/// they are stale and unused.
+/// writes only what changes and what its code reads (see the module essay)
+/// instead of building the whole context: the stack bounds stay, the clock
+/// is set by [`RunEnv::set_time`]. The Rust-only pointers are set at the
+/// start of a run whose trampolines read them, from borrows that outlive
+/// it, and are dereferenced only during that run, by the trampolines;
+/// between runs, and in runs whose trampolines do not read them, they are
+/// stale and unused.
 #[repr(C)]
 pub(crate) struct Ctx {
     // ---- read and written by native code ----
@@ -111,8 +138,12 @@ pub(crate) struct Ctx {
     /// interpreter.
     values: *mut ValueList,
     maps: *const MapTable,
-    /// Null when the program uses no map.
+    /// The run's guard; null when the program uses no map.
     guard: *const RunGuard,
+    /// The guard of runs inside a batch on this worker (see
+    /// [`RunGuard::batch_witness`]): `guard` points here only during such
+    /// runs.
+    witness: RunGuard,
     /// The worker's time source (a copy, set with the clock).
     time: TimeSource,
     /// The worker's `get_prandom_u32` generator.
@@ -124,13 +155,14 @@ pub(crate) struct Ctx {
 
 // SAFETY: the raw pointers are only dereferenced during a run, on the
 // thread running it, which set them from borrows it holds for the whole
-// run; between runs nothing reads them.
+// run; between runs nothing reads them. `witness` pins nothing (it is not
+// `Send` only because a pinning `RunGuard` is not).
 unsafe impl Send for Ctx {}
 
 impl Ctx {
-    /// The context of an environment whose stack buffer (`STACK_BYTES`)
-    /// starts at `stack`.
-    pub(crate) fn new(stack: *mut u8) -> Self {
+    /// The context of worker `cpu`'s environment, whose stack buffer
+    /// (`STACK_BYTES`) starts at `stack`.
+    pub(crate) fn new(stack: *mut u8, cpu: usize) -> Self {
         let top = stack.addr() as u64 + STACK_BYTES;
         let mut ctx = Self {
             stack_top: top,
@@ -155,6 +187,9 @@ impl Ctx {
             values: core::ptr::null_mut(),
             maps: core::ptr::null(),
             guard: core::ptr::null(),
+            // SAFETY: `run` points `guard` at it only for runs inside a
+            // batch.
+            witness: unsafe { RunGuard::batch_witness(cpu) },
             time: TimeSource::Monotonic,
             prng: core::ptr::null_mut(),
             fault: None,
@@ -182,13 +217,23 @@ impl Ctx {
         // SAFETY: per the contract.
         unsafe { (&*self.maps, self.guard.as_ref()) }
     }
+
+    /// The run's guard, for a direct trampoline (runs of code without
+    /// general trampolines do not set `maps`).
+    ///
+    /// # Safety
+    /// As for [`Ctx::run_refs`].
+    unsafe fn run_guard<'r>(&self) -> Option<&'r RunGuard> {
+        // SAFETY: per the contract: null or the run's guard.
+        unsafe { self.guard.as_ref() }
+    }
 }
 
 /// The native code's own words in the context (see [`Ctx::work`]).
 #[repr(C)]
 struct Work {
     /// `rsp` after the entry's pushes, for the error exit (written by the
-    /// entry).
+    /// entry of code with BPF-to-BPF calls, the only code that moves it).
     entry_rsp: u64,
     /// Where the fetch-and-logic loops park r0 (written before it is read).
     scratch: u64,
@@ -240,6 +285,7 @@ const FAILED: Ret = Ret {
 type HelperFn = unsafe extern "C" fn(u64, u64, u64, u64, u64, *mut Ctx) -> Ret;
 type AccessFn = unsafe extern "C" fn(*mut Ctx, u64, u64, u64, u64, u64) -> Ret;
 type EntryFn = unsafe extern "C" fn(*mut u8, u64, *mut Ctx) -> u64;
+type DirectKtimeFn = unsafe extern "C" fn(*const Ctx) -> u64;
 type DirectLookupFn = unsafe extern "C" fn(u64, u64, *mut Ctx) -> u64;
 type DirectUpdateFn = unsafe extern "C" fn(u64, u64, u64, u64, *mut Ctx) -> u64;
 type DirectHashFn = unsafe extern "C" fn(u64, u64) -> u64;
@@ -259,6 +305,7 @@ fn targets() -> cg::Targets {
         load: a(checked_load),
         store: a(checked_store),
         atomic: a(checked_atomic),
+        ktime: direct_ktime as DirectKtimeFn as usize as u64,
     }
 }
 
@@ -344,20 +391,44 @@ pub(super) fn compile(
     let out = cg::compile(insns, &opts).map_err(|e| match e {
         cg::CompileError::Opcode { pc, op } => JitError::Unsupported { pc, op },
         cg::CompileError::Encode(e) => JitError::Encode(e.to_string()),
+        cg::CompileError::Unsaved => {
+            JitError::Encode("the code uses a callee-saved register it does not save".into())
+        }
     })?;
     let mem = ExecMem::new(&out.code).map_err(|errno| JitError::Memory { errno })?;
+    // SAFETY: the mapping holds code generated for this entry signature
+    // (System V: packet, length, context); `Native` keeps it mapped as long
+    // as `entry` can be called.
+    let entry = unsafe { core::mem::transmute::<*const u8, EntryFn>(mem.as_ptr()) };
     Ok(Native {
         mem,
+        entry,
+        setup: if out.general || checked {
+            Setup::General
+        } else if out.uses_maps {
+            Setup::Guard
+        } else {
+            Setup::None
+        },
         uses_maps: out.uses_maps,
     })
 }
 
 /// Runs compiled code on the packet `pkt[..len]`.
 ///
-/// Inlined so that the common `Ok(r0)` is built in registers; the run itself
-/// and the rare errors are out of line.
+/// Inlined so that the common `Ok(r0)` is built in registers; what only some
+/// programs need (the general trampolines' context, checked mode's setup,
+/// the run guard) is behind flags of the program, and the rare errors are
+/// out of line.
+///
+/// Most of the context stays from one run to the next (see [`Ctx`]): the
+/// stack bounds, the clock, `err_kind` (0 between runs: only an error sets
+/// it, and [`run_error`] clears it together with what an error exit can
+/// leave behind). So a run of a program with neither helpers nor maps writes
+/// nothing but the call's arguments; one with only direct map helpers writes
+/// the guard pointer.
 #[allow(clippy::too_many_arguments)]
-#[inline]
+#[inline(always)]
 pub(super) fn run(
     native: &Native,
     maps: &MapTable,
@@ -368,19 +439,55 @@ pub(super) fn run(
     writable: bool,
     env: &mut RunEnv,
 ) -> Result<u64, RunError> {
-    let mut error = None;
-    let r0 = run_native(
-        native, maps, checked, budget, pkt, len, writable, env, &mut error,
-    );
-    match error {
-        None => Ok(r0),
-        Some(e) => Err(e),
+    let r0 = match native.setup {
+        // SAFETY: no trampoline the code calls reads the context.
+        Setup::None => unsafe { call(native, pkt, len, env.jit_ctx()) },
+        // `RunGuard::enter_run` with the batch's guard made ahead of time:
+        // the run goes from start to end without returning to the caller.
+        Setup::Guard if RunGuard::in_batch() => {
+            let ctx = env.jit_ctx();
+            ctx.guard = &raw const ctx.witness;
+            // SAFETY: the direct trampolines read only the guard, set to
+            // the run's.
+            unsafe { call(native, pkt, len, ctx) }
+        }
+        _ => run_set_up(native, maps, checked, budget, pkt, len, writable, env),
+    };
+    let ctx = env.jit_ctx();
+    if ctx.err_kind != 0 {
+        return Err(run_error(ctx, budget));
     }
+    Ok(r0)
 }
 
+/// Calls the code.
+///
+/// # Safety
+/// The trampolines the code calls find in the context what they read:
+/// what [`setup_general`] sets for the general ones, the guard for the
+/// direct map helpers (the clock is always current).
+#[inline(always)]
+unsafe fn call(native: &Native, pkt: *mut u8, len: usize, ctx: &mut Ctx) -> u64 {
+    let ctx: *mut Ctx = ctx;
+    // SAFETY: `entry` is the code's entry (see `compile`), mapped while
+    // `native` is borrowed. The code accesses memory only inside the
+    // regions of this run: a verified program by the verifier's guarantees
+    // (packet reads below `len`, stack accesses inside its frame of the
+    // 4 KiB buffer at `stack_top`, map values inside `value_size` while the
+    // guard pins them), a checked one through the checking trampolines;
+    // every jump lands inside the code; calls are limited to MAX_FRAMES
+    // frames of native stack; the trampolines have what they read (the
+    // caller's contract); the context outlives the call and nothing else
+    // touches it meanwhile.
+    unsafe { (native.entry)(pkt, len as u64, ctx) }
+}
+
+/// [`run`] for general trampolines, or for a guard that must pin: sets up
+/// what the trampolines read and holds the run guard (out of line, so that
+/// the other runs do not pay for its registers).
 #[allow(clippy::too_many_arguments)]
-#[inline]
-fn run_native(
+#[inline(never)]
+fn run_set_up(
     native: &Native,
     maps: &MapTable,
     checked: bool,
@@ -389,9 +496,40 @@ fn run_native(
     len: usize,
     writable: bool,
     env: &mut RunEnv,
-    error: &mut Option<RunError>,
 ) -> u64 {
-    let guard = native.uses_maps.then(|| RunGuard::enter_run(env.cpu()));
+    if native.setup == Setup::General {
+        setup_general(maps, checked, budget, pkt, len, writable, env);
+    }
+    let ctx = env.jit_ctx();
+    let mut pinned = None;
+    if native.uses_maps {
+        // `RunGuard::enter_run` with the batch's guard made ahead of time:
+        // the run goes from start to end without returning to the caller.
+        ctx.guard = if RunGuard::in_batch() {
+            &raw const ctx.witness
+        } else {
+            pinned.insert(RunGuard::enter(ctx.witness.cpu()))
+        };
+    }
+    // SAFETY: `setup_general` ran for code with general trampolines, and
+    // `guard` is the run's guard (or null without map helpers).
+    unsafe { call(native, pkt, len, ctx) }
+}
+
+/// Sets the context's fields for the general trampolines, which read
+/// guest memory (stack, packet, granted values), resolve map handles and
+/// draw random numbers; for checked code also the budget and a zeroed
+/// stack. `guard` is set by [`run`] (null here).
+#[inline]
+fn setup_general(
+    maps: &MapTable,
+    checked: bool,
+    budget: u64,
+    pkt: *mut u8,
+    len: usize,
+    writable: bool,
+    env: &mut RunEnv,
+) {
     // The worker's buffer, left as the previous run left it: a verified
     // program never reads a stack byte it did not write (the verifier tracks
     // every byte, helper arguments included), and 4 KiB of zeros per packet
@@ -409,43 +547,27 @@ fn run_native(
             saved: [0; 6],
         };
     }
-    // What changes from run to run; the rest stays from `Ctx::new` and
-    // `set_time` (an error exit may have left `stack_lo` deeper).
     ctx.stack = stack;
-    ctx.stack_lo = ctx.stack_top - FRAME;
-    ctx.err_kind = 0;
     ctx.pkt = pkt;
     ctx.pkt_len = len as u64;
     ctx.writable = writable;
     ctx.checked = checked;
     ctx.values = values;
     ctx.maps = maps;
-    ctx.guard = guard.as_ref().map_or(core::ptr::null(), |g| g);
+    ctx.guard = core::ptr::null();
     ctx.prng = prng;
-    // SAFETY: the mapping holds code generated for this entry signature
-    // (System V: packet, length, context) and stays mapped while `native`
-    // is borrowed.
-    let entry: EntryFn = unsafe { core::mem::transmute::<*const u8, EntryFn>(native.mem.as_ptr()) };
-    let ctx_ptr: *mut Ctx = ctx;
-    // SAFETY: the code accesses memory only inside the regions of this run:
-    // a verified program by the verifier's guarantees (packet reads below
-    // `len`, stack accesses inside its frame of the 4 KiB buffer, map
-    // values inside `value_size` while `guard` pins them), a checked one
-    // through the checking trampolines; every jump lands inside the code;
-    // calls are limited to MAX_FRAMES frames of native stack; the context
-    // outlives the call and nothing else touches it meanwhile.
-    let r0 = unsafe { entry(pkt, len as u64, ctx_ptr.cast()) };
-    if ctx.err_kind != 0 {
-        *error = Some(run_error(ctx, budget));
-    }
-    r0
 }
 
-/// The error the native code reported.
+/// The error the native code reported. Also resets what an error exit
+/// leaves in the context: `err_kind`, and `stack_lo` when the error came
+/// from a called function's frame.
 #[cold]
+#[inline(never)]
 fn run_error(ctx: &mut Ctx, budget: u64) -> RunError {
     let pc = usize::try_from(ctx.err_pc).unwrap_or(usize::MAX);
-    match ctx.err_kind {
+    let kind = core::mem::replace(&mut ctx.err_kind, 0);
+    ctx.stack_lo = ctx.stack_top - FRAME;
+    match kind {
         err_kind::FELL_OFF => RunError::FellOffEnd { pc },
         err_kind::CALL_DEPTH => RunError::CallDepthExceeded {
             pc,
@@ -835,7 +957,7 @@ unsafe extern "C" fn direct_lookup(map: u64, key: u64, ctx: *mut Ctx) -> u64 {
     // SAFETY: as above.
     let key = unsafe { run_bytes(key, u64::from(map.def().key_size)) };
     // SAFETY: during a run; the reference stays inside this call.
-    match unsafe { ctx.run_refs() }.1 {
+    match unsafe { ctx.run_guard() } {
         Some(g) => map.lookup(key, g).map_or(0, |p| p.as_ptr().addr() as u64),
         // Unreachable: a program with map helpers runs under a guard.
         None => 0,
@@ -864,7 +986,7 @@ unsafe extern "C" fn direct_update(
         )
     };
     // SAFETY: during a run; the reference stays inside this call.
-    match unsafe { ctx.run_refs() }.1 {
+    match unsafe { ctx.run_guard() } {
         Some(g) => map
             .update(key, value, flags, g)
             .map_or_else(helpers::errno_of, |()| 0),
@@ -882,10 +1004,19 @@ unsafe extern "C" fn direct_delete(map: u64, key: u64, ctx: *mut Ctx) -> u64 {
     // SAFETY: as above.
     let key = unsafe { run_bytes(key, u64::from(map.def().key_size)) };
     // SAFETY: during a run; the reference stays inside this call.
-    match unsafe { ctx.run_refs() }.1 {
+    match unsafe { ctx.run_guard() } {
         Some(g) => map.delete(key, g).map_or_else(helpers::errno_of, |()| 0),
         None => helpers::errno_of(crate::maps::MapError::Invalid),
     }
+}
+
+/// `ktime_get_ns` at a direct site when the batch clock is not set.
+///
+/// # Safety
+/// `ctx` is the running program's context.
+unsafe extern "C" fn direct_ktime(ctx: *const Ctx) -> u64 {
+    // SAFETY: per the contract; `time` is kept current by `set_time`.
+    unsafe { (*ctx).time.now_ns() }
 }
 
 /// `hash` at a direct site.

@@ -791,3 +791,160 @@ fn one_environment_serves_runs_of_different_programs() {
         assert!(difftest::same_error(&want, &got), "{want:?} != {got:?}");
     }
 }
+
+#[test]
+fn generated_cases_agree_taking_turns_in_one_environment() {
+    // Verified and checked programs of every kind (map helpers direct or
+    // general, errors at any depth) run in turns on one JIT environment,
+    // inside a batch guard and outside one.
+    let mut seed = 0x0fed_cba9_8765_4321u64;
+    let mut runs = 0;
+    for round in 0..60 {
+        let cases: Vec<difftest::Case> = (0..4)
+            .map(|k| {
+                let data: Vec<u8> = (0..150 + (round * 7 + k * 31) % 300)
+                    .map(|_| {
+                        seed ^= seed << 13;
+                        seed ^= seed >> 7;
+                        seed ^= seed << 17;
+                        seed as u8
+                    })
+                    .collect();
+                if k % 2 == 0 {
+                    difftest::verified_case(&data)
+                } else {
+                    difftest::unverified_case(&data)
+                }
+            })
+            .collect();
+        for batch in [false, true] {
+            match difftest::check_shared(&cases, batch) {
+                Ok(n) => runs += n,
+                Err(m) => panic!("batch {batch}: {m}"),
+            }
+        }
+    }
+    assert!(runs > 500, "only {runs} runs");
+}
+
+/// The callee-saved registers the entry pushes (in order), whether it pads
+/// `rsp`, and the instructions of the code.
+fn entry_frame(code: &[u8]) -> (Vec<iced_x86::Register>, bool, Vec<iced_x86::Instruction>) {
+    use iced_x86::{Decoder, DecoderOptions, Mnemonic, OpKind, Register};
+    let insns: Vec<_> = Decoder::with_ip(64, code, 0, DecoderOptions::NONE)
+        .into_iter()
+        .collect();
+    let pushed: Vec<Register> = insns
+        .iter()
+        .take_while(|i| i.mnemonic() == Mnemonic::Push)
+        .map(|i| i.op0_register())
+        .collect();
+    let next = insns.get(pushed.len());
+    let pad = next.is_some_and(|i| {
+        i.mnemonic() == Mnemonic::Sub
+            && i.op0_register() == Register::RSP
+            && i.op1_kind() != OpKind::Register
+            && i.immediate(1) == 8
+    });
+    (pushed, pad, insns)
+}
+
+#[test]
+fn the_entry_saves_only_what_the_code_uses() {
+    use Register::{R12, R13, R14, R15, RBP, RBX};
+    use iced_x86::{Mnemonic, Register};
+    let all = vec![RBX, RBP, R12, R13, R14, R15];
+    // (program, pushed registers, whether the code calls anything)
+    let cases: [(&str, Vec<Register>, bool); 8] = [
+        ("mov %r0, 1\nexit", vec![], false),
+        ("mov %r6, 2\nmov %r0, %r6\nexit", vec![RBX], false),
+        (
+            "stdw [%r10-8], 5\nldxdw %r0, [%r10-8]\nexit",
+            vec![RBP],
+            false,
+        ),
+        // The fetch-and-logic loop parks r0 in the context.
+        (
+            "stdw [%r10-8], 1\nmov %r1, 3\nlock fetch or [%r10-8], %r1\nmov %r0, %r1\nexit",
+            vec![RBP, R12],
+            false,
+        ),
+        // A helper call: the context, and rsp aligned for it.
+        ("call 5\nexit", vec![R12], true),
+        (
+            "mov %r6, 1\ncall 5\nadd %r0, %r6\nexit",
+            vec![RBX, R12],
+            true,
+        ),
+        (
+            "mov %r6, 1\nmov %r7, 2\ncall 7\nadd %r0, %r6\nadd %r0, %r7\nexit",
+            vec![RBX, R12, R13],
+            true,
+        ),
+        // BPF-to-BPF calls save everything.
+        (
+            "call local f\nexit\nf:\nmov %r0, 3\nexit",
+            all.clone(),
+            true,
+        ),
+    ];
+    for (src, want, calls) in cases {
+        let insns = assemble(src).unwrap();
+        let jit = JitProgram::new(&insns, vec![]).unwrap();
+        let (pushed, pad, code) = entry_frame(jit.code());
+        assert_eq!(pushed, want, "{src}");
+        // 8 bytes of return address, the pushes and the pad.
+        let depth = 8 * (1 + pushed.len()) + if pad { 8 } else { 0 };
+        assert_eq!(
+            calls,
+            code.iter().any(|i| i.mnemonic() == Mnemonic::Call),
+            "{src}"
+        );
+        if calls {
+            assert_eq!(depth % 16, 0, "{src}: rsp unaligned at calls");
+        } else {
+            assert!(!pad, "{src}: padded without calls");
+        }
+        // Without BPF-to-BPF calls, every `ret` returns to the caller
+        // after restoring exactly what the entry saved.
+        if !src.contains("local") {
+            for (k, i) in code.iter().enumerate() {
+                if i.mnemonic() != Mnemonic::Ret {
+                    continue;
+                }
+                // Read backwards from the `ret`: the pushes' order.
+                let pops: Vec<Register> = code[..k]
+                    .iter()
+                    .rev()
+                    .take_while(|i| i.mnemonic() == Mnemonic::Pop)
+                    .map(|i| i.op0_register())
+                    .collect();
+                assert_eq!(pops, pushed, "{src}");
+                let before = code[..k - pops.len()].last();
+                assert_eq!(
+                    pad,
+                    before.is_some_and(
+                        |i| i.mnemonic() == Mnemonic::Add && i.op0_register() == Register::RSP
+                    ),
+                    "{src}"
+                );
+            }
+        }
+        // And the code runs as the interpreter does.
+        let (mut ei, mut ej) = (RunEnv::new(0), RunEnv::new(0));
+        ei.set_time(TimeSource::Batch(77));
+        ej.set_time(TimeSource::Batch(77));
+        let want = Interpreter::new(&insns, vec![])
+            .unwrap()
+            .run_readonly(&[], &mut ei);
+        assert_eq!(jit.run_readonly(&[], &mut ej), want, "{src}");
+    }
+    // The empty program is two instructions.
+    let insns = assemble("mov %r0, 1\nexit").unwrap();
+    let jit = JitProgram::new(&insns, vec![]).unwrap();
+    assert_eq!(entry_frame(jit.code()).2.len(), 2);
+    // Checked code saves all six.
+    let jit = JitProgram::new_checked(&insns, vec![]).unwrap();
+    let (pushed, pad, _) = entry_frame(jit.code());
+    assert_eq!((pushed, pad), (all, true));
+}

@@ -17,14 +17,34 @@
 //! The native stack only holds return addresses and saved registers; the
 //! eBPF stack is a separate 4 KiB buffer of the run (eight 512-byte frames,
 //! `rbp` is the current frame's top), so a program's stack accesses never
-//! touch native stack memory. The entry pushes the six callee-saved
-//! registers and pads to 16 bytes; a BPF-to-BPF call pushes r6–r9 and r10 (5
-//! words) before the `call` (one more word), so `rsp` is 16-byte aligned at
-//! every instruction of every eBPF function and hence at every helper call.
-//! `exit` compares `rbp` with the main frame's top: equal means the program
-//! returns, otherwise it is a `ret` to the calling site, which pops what it
-//! pushed. Run errors jump to one error exit that reloads `rsp` from the
-//! context, whatever the call depth.
+//! touch native stack memory.
+//!
+//! The entry saves only the callee-saved registers the code uses, so that
+//! a short filter's entry and exit cost a few instructions: `rbx`, `r13`,
+//! `r14`, `r15` when the program names r6–r9, `rbp` (then loaded with the
+//! main frame's top) when it names r10, and `r12` (then loaded with the
+//! context) when the code needs the context: helper calls, the
+//! fetch-and-logic loops' scratch word, or an end-of-program stub that can
+//! be reached (the last instruction is not `exit` or `ja`). `mov r0, 1;
+//! exit` compiles to `mov eax, 1; ret`. The set comes from a scan of the
+//! eBPF instructions; after code generation `check_saved` reads every x86
+//! operand and refuses the program (the interpreter runs it instead) if the
+//! code touches a callee-saved register the entry did not save. Checked
+//! code and code with BPF-to-BPF calls save all six.
+//!
+//! After the return address and `k` pushes, `rsp` is 16-byte aligned when
+//! `k` is odd; when `k` is even and the code calls anything, the entry pads
+//! with `sub rsp, 8`. A BPF-to-BPF call pushes r6–r9 and r10 (5 words)
+//! before the `call` (one more word), so `rsp` is 16-byte aligned at every
+//! instruction of every eBPF function and hence at every helper call.
+//!
+//! Without BPF-to-BPF calls `exit` restores the saved registers and returns
+//! in place, and `rsp` never moves below the entry's, so errors leave
+//! through the same restore. With them, `exit` compares `rbp` with the main
+//! frame's top: equal means the program returns through the shared exit,
+//! otherwise it is a `ret` to the calling site, which pops what it pushed;
+//! and run errors jump to one error exit that reloads `rsp` from the
+//! context (saved by the entry), whatever the call depth.
 //!
 //! # Checked mode
 //!
@@ -43,7 +63,7 @@ use iced_x86::code_asm::{
     r13d, r13w, r14, r14b, r14d, r14w, r15, r15b, r15d, r15w, rax, rbp, rbx, rcx, rdi, rdx, rsi,
     rsp, si, sil, word_ptr,
 };
-use iced_x86::{Code, IcedError, Instruction, Register};
+use iced_x86::{Code, IcedError, Instruction, OpKind, Register};
 
 use crate::isa::{self, Insn, alu, atomic, call_src, class, jmp, mode, size};
 
@@ -104,7 +124,7 @@ pub(super) enum Direct {
     /// (`Map::jit_lookup`): `addr(table, key)`, the key pointer being r2.
     MapLookup { addr: u64, table: u64 },
     /// `ktime_get_ns`: the batch clock from the context when it is set,
-    /// else the general trampoline.
+    /// else [`Targets::ktime`].
     Ktime,
 }
 
@@ -116,6 +136,9 @@ pub(super) struct Targets {
     pub(super) load: u64,
     pub(super) store: u64,
     pub(super) atomic: u64,
+    /// `ktime(ctx) -> u64`: the context's time source (for direct
+    /// `ktime_get_ns` sites when the batch clock is not set).
+    pub(super) ktime: u64,
 }
 
 /// What to compile and how.
@@ -145,6 +168,9 @@ pub(super) enum CompileError {
     Opcode { pc: usize, op: u8 },
     /// The encoder refused an instruction.
     Encode(IcedError),
+    /// The code uses a callee-saved register the entry does not save (the
+    /// entry's scan and the code generator disagree).
+    Unsaved,
 }
 
 impl From<IcedError> for CompileError {
@@ -158,6 +184,11 @@ pub(super) struct Output {
     pub(super) code: Vec<u8>,
     /// The program calls a map helper (the run must hold a `RunGuard`).
     pub(super) uses_maps: bool,
+    /// The code calls a general trampoline (a helper's or a checked
+    /// access's): the run must set up the context's Rust-only fields.
+    /// Otherwise it calls only direct trampolines, which read at most the
+    /// run guard and the clock.
+    pub(super) general: bool,
 }
 
 /// Compiles `insns` (already accepted by the interpreter's loader).
@@ -167,17 +198,41 @@ pub(super) fn compile(insns: &[Insn], opts: &Options<'_>) -> Result<Output, Comp
     let mut is_target = vec![false; n];
     let mut has_calls = false;
     let mut uses_maps = false;
+    // What the entry must save and set up (see `Frame`): an
+    // over-approximation, checked against the generated code at the end.
+    let mut regs = [false; isa::NUM_REGS];
+    let mut helper_calls = false;
+    let mut fetch_logic = false;
+    // The last instruction may fall through into the end-of-program stub.
+    let mut falls_off = true;
     let mut pc = 0;
     while pc < n {
         let i = insns[pc];
         let bad = CompileError::Opcode { pc, op: i.op };
+        for r in [i.dst, i.src] {
+            if let Some(u) = regs.get_mut(usize::from(r)) {
+                *u = true;
+            }
+        }
+        falls_off = !(matches!(i.class(), class::JMP | class::JMP32)
+            && matches!(i.code(), jmp::EXIT | jmp::JA));
         if i.is_lddw() {
             if pc + 1 >= n {
                 return Err(bad);
             }
             is_tail[pc + 1] = true;
+            falls_off = true;
             pc += 2;
             continue;
+        }
+        if i.class() == class::STX
+            && i.mode_bits() == mode::ATOMIC
+            && matches!(
+                i.imm & !atomic::FETCH,
+                atomic::OR | atomic::AND | atomic::XOR
+            )
+        {
+            fetch_logic = true;
         }
         if matches!(i.class(), class::JMP | class::JMP32) {
             let code = i.code();
@@ -186,6 +241,7 @@ pub(super) fn compile(insns: &[Insn], opts: &Options<'_>) -> Result<Output, Comp
                     has_calls = true;
                     Some(i64::from(i.imm))
                 } else {
+                    helper_calls = true;
                     uses_maps |= matches!(i.imm, 1..=3);
                     None
                 }
@@ -210,6 +266,12 @@ pub(super) fn compile(insns: &[Insn], opts: &Options<'_>) -> Result<Output, Comp
         }
     }
 
+    let frame = if opts.checked || has_calls {
+        Frame::full()
+    } else {
+        Frame::new(regs, helper_calls || fetch_logic || falls_off, helper_calls)
+    };
+
     let mut a = CodeAssembler::new(64)?;
     let labels: Vec<CodeLabel> = (0..n).map(|_| a.create_label()).collect();
     let main_exit = a.create_label();
@@ -223,6 +285,8 @@ pub(super) fn compile(insns: &[Insn], opts: &Options<'_>) -> Result<Output, Comp
         error_exit,
         label_at: None,
         has_calls,
+        frame,
+        general: opts.checked,
         n,
     };
     e.prologue()?;
@@ -246,12 +310,106 @@ pub(super) fn compile(insns: &[Insn], opts: &Options<'_>) -> Result<Output, Comp
         pc += if insns[pc].is_lddw() { 2 } else { 1 };
     }
     // Falling off the end of the program.
-    e.store_err(n as u64, err_kind::FELL_OFF)?;
-    e.a.jmp(e.error_exit)?;
-    e.epilogue()?;
+    // (Unreachable when the last instruction is `exit` or `ja`: then the
+    // code does not need the context for it.)
+    if falls_off {
+        e.store_err(n as u64, err_kind::FELL_OFF)?;
+        e.a.jmp(e.error_exit)?;
+    }
+    e.epilogue(falls_off)?;
+    let general = e.general;
     let mut a = e.a;
+    check_saved(a.instructions(), &e.frame)?;
     let code = a.assemble(0)?;
-    Ok(Output { code, uses_maps })
+    Ok(Output {
+        code,
+        uses_maps,
+        general,
+    })
+}
+
+/// The callee-saved registers the entry pushes and the setup it does.
+///
+/// Verified programs without BPF-to-BPF calls save only what they use: the
+/// x86 registers of the eBPF registers they name (r6–r9, and r10 = `rbp`,
+/// which the entry then loads), and r12 when the code needs the context
+/// (helper calls, the fetch-and-logic loops' scratch word, the
+/// end-of-program stub). `rsp` is padded to 16 bytes only when the code
+/// calls anything. Checked code and code with BPF-to-BPF calls save all six.
+#[derive(Debug, Clone)]
+struct Frame {
+    /// Pushed by the entry, in push order.
+    saved: Vec<AsmRegister64>,
+    /// `sub rsp, 8` after the pushes.
+    pad: bool,
+}
+
+/// The callee-saved registers in the entry's push order.
+const CALLEE_SAVED: [AsmRegister64; 6] = [rbx, rbp, r12, r13, r14, r15];
+
+impl Frame {
+    fn full() -> Self {
+        Self {
+            saved: CALLEE_SAVED.to_vec(),
+            // 8 (return address) + 48 (pushes) + 8 = 64.
+            pad: true,
+        }
+    }
+
+    /// `regs`: the eBPF registers the program names; `ctx`: the code uses
+    /// the context; `calls`: it calls helpers (`rsp` must be aligned).
+    fn new(regs: [bool; isa::NUM_REGS], ctx: bool, calls: bool) -> Self {
+        let saved: Vec<AsmRegister64> = CALLEE_SAVED
+            .into_iter()
+            .filter(|&r| {
+                if r == r12 {
+                    return ctx;
+                }
+                // r6–r10 are R64[6..11].
+                (6..isa::NUM_REGS).any(|k| R64[k] == r && regs[k])
+            })
+            .collect();
+        // The return address and the pushes: 8 * (1 + k) bytes, a multiple
+        // of 16 when k is odd.
+        let pad = calls && saved.len().is_multiple_of(2);
+        Self { saved, pad }
+    }
+
+    fn saves(&self, r: AsmRegister64) -> bool {
+        self.saved.contains(&r)
+    }
+}
+
+/// Checks that the code touches no callee-saved register the entry did not
+/// save (the entry's set comes from a scan of the eBPF program; this reads
+/// the x86 code). Only explicit operands are read: none of the instructions
+/// the generator emits uses a callee-saved register implicitly.
+fn check_saved(code: &[Instruction], frame: &Frame) -> Result<(), CompileError> {
+    let saved = |r: Register| {
+        let full = match r {
+            Register::BL | Register::BX | Register::EBX | Register::RBX => rbx,
+            Register::BPL | Register::BP | Register::EBP | Register::RBP => rbp,
+            Register::R12L | Register::R12W | Register::R12D | Register::R12 => r12,
+            Register::R13L | Register::R13W | Register::R13D | Register::R13 => r13,
+            Register::R14L | Register::R14W | Register::R14D | Register::R14 => r14,
+            Register::R15L | Register::R15W | Register::R15D | Register::R15 => r15,
+            _ => return true,
+        };
+        frame.saves(full)
+    };
+    for i in code {
+        for k in 0..i.op_count() {
+            let ok = match i.op_kind(k) {
+                OpKind::Register => saved(i.op_register(k)),
+                OpKind::Memory => saved(i.memory_base()) && saved(i.memory_index()),
+                _ => true,
+            };
+            if !ok {
+                return Err(CompileError::Unsaved);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A source operand of an ALU or jump instruction.
@@ -274,6 +432,9 @@ struct Emitter<'o> {
     /// Instruction index of the last placed label.
     label_at: Option<usize>,
     has_calls: bool,
+    frame: Frame,
+    /// A general trampoline is called (see [`Output::general`]).
+    general: bool,
     n: usize,
 }
 
@@ -332,14 +493,23 @@ impl Emitter<'_> {
         let l = self.o.layout;
         let a = &mut self.a;
         // Entry: rdi = packet, rsi = length, rdx = context.
-        for r in [rbx, rbp, r12, r13, r14, r15] {
+        for &r in &self.frame.saved {
             a.push(r)?;
         }
-        // 8 (return address) + 48 (pushes) + 8 = 64: rsp is 16-byte aligned.
-        a.sub(rsp, 8)?;
-        a.mov(r12, rdx)?;
-        a.mov(ctx(l.entry_rsp), rsp)?;
-        a.mov(rbp, ctx(l.stack_top))?;
+        if self.frame.pad {
+            a.sub(rsp, 8)?;
+        }
+        if self.frame.saves(rbp) {
+            a.mov(rbp, qword_ptr(rdx + l.stack_top))?;
+        }
+        if self.frame.saves(r12) {
+            a.mov(r12, rdx)?;
+        }
+        // Only BPF-to-BPF calls move `rsp` below this point between the
+        // entry and an error exit.
+        if self.has_calls {
+            a.mov(ctx(l.entry_rsp), rsp)?;
+        }
         // r1 = packet and r2 = length are in place. An unverified program
         // may read the others: they start at 0, as in the interpreter (a
         // verified one never reads a register it did not write).
@@ -351,9 +521,27 @@ impl Emitter<'_> {
         Ok(())
     }
 
-    fn epilogue(&mut self) -> Result<(), IcedError> {
+    /// Restores what the entry saved and returns to the caller (`rsp` as
+    /// the entry left it).
+    fn leave(&mut self) -> Result<(), IcedError> {
+        if self.frame.pad {
+            self.a.add(rsp, 8)?;
+        }
+        for &r in self.frame.saved.iter().rev() {
+            self.a.pop(r)?;
+        }
+        self.a.ret()
+    }
+
+    /// The error stubs and the shared exits. Without BPF-to-BPF calls
+    /// `exit` returns in place, so the error exit is only there when
+    /// something jumps to it (`falls_off`: the end-of-program stub does).
+    fn epilogue(&mut self, falls_off: bool) -> Result<(), IcedError> {
         let l = self.o.layout;
         let stubs = core::mem::take(&mut self.stubs);
+        if !(self.has_calls || falls_off || !stubs.is_empty()) {
+            return Ok(());
+        }
         for (mut label, pc, kind) in stubs {
             self.place(&mut label)?;
             self.store_err(pc, kind)?;
@@ -361,15 +549,13 @@ impl Emitter<'_> {
         }
         let mut err = self.error_exit;
         self.place(&mut err)?;
-        self.a.mov(rsp, ctx(l.entry_rsp))?;
-        let mut exit = self.main_exit;
-        self.place(&mut exit)?;
-        self.a.add(rsp, 8)?;
-        for r in [r15, r14, r13, r12, rbp, rbx] {
-            self.a.pop(r)?;
+        if self.has_calls {
+            // Errors in a called function leave its frames on the stack.
+            self.a.mov(rsp, ctx(l.entry_rsp))?;
+            let mut exit = self.main_exit;
+            self.place(&mut exit)?;
         }
-        self.a.ret()?;
-        Ok(())
+        self.leave()
     }
 
     /// Budget accounting of a control transfer from `pc` to `to` (checked
@@ -799,7 +985,7 @@ impl Emitter<'_> {
                         .ok()
                         .map(|k| self.o.direct[k].1);
                     Some(match direct {
-                        Some(d) => self.direct_call(pc, addr, d),
+                        Some(d) => self.direct_call(pc, d),
                         None => self.helper_call(pc, addr),
                     })
                 }
@@ -936,6 +1122,7 @@ impl Emitter<'_> {
     }
 
     fn helper_call(&mut self, pc: usize, addr: u64) -> Result<(), IcedError> {
+        self.general = true;
         if self.o.checked {
             self.save_area(1, true)?;
         }
@@ -955,9 +1142,8 @@ impl Emitter<'_> {
         Ok(())
     }
 
-    /// A helper call the verifier's facts let the code make directly;
-    /// `general` is the helper's trampoline for the slow case.
-    fn direct_call(&mut self, pc: usize, general: u64, d: Direct) -> Result<(), IcedError> {
+    /// A helper call the verifier's facts let the code make directly.
+    fn direct_call(&mut self, pc: usize, d: Direct) -> Result<(), IcedError> {
         const ARGS: [AsmRegister64; 6] = [rdi, rsi, rdx, rcx, r8, r9];
         match d {
             Direct::ArrayLookup {
@@ -1005,7 +1191,11 @@ impl Emitter<'_> {
                 self.a.mov(rax, ctx(l.now))?;
                 self.a.jmp(done)?;
                 self.place(&mut slow)?;
-                self.helper_call(pc, general)?;
+                // The monotonic clock, from a trampoline that reads only
+                // the context's time source and cannot fail.
+                self.a.mov(rdi, r12)?;
+                self.a.mov(rax, self.o.targets.ktime)?;
+                self.a.call(rax)?;
                 self.place(&mut done)?;
             }
         }
@@ -1041,7 +1231,8 @@ impl Emitter<'_> {
     fn exit(&mut self, pc: usize) -> Result<(), IcedError> {
         self.acct(pc, None)?;
         if !self.has_calls {
-            return self.a.jmp(self.main_exit);
+            // Only the main function exits: return from here.
+            return self.leave();
         }
         let l = self.o.layout;
         self.a.cmp(rbp, ctx(l.stack_top))?;

@@ -347,11 +347,32 @@ impl RunGuard {
     /// nothing of the caller's runs in between), which saves the pin's and
     /// unpin's bookkeeping on every packet.
     pub(crate) fn enter_run(cpu: usize) -> Self {
-        if BATCHES.with(core::cell::Cell::get) > 0 {
+        if Self::in_batch() {
             Self { cpu, epoch: None }
         } else {
             Self::enter(cpu)
         }
+    }
+
+    /// True while a [`BatchGuard`] is alive on this thread (one
+    /// thread-local read).
+    #[inline]
+    pub(crate) fn in_batch() -> bool {
+        BATCHES.with(core::cell::Cell::get) > 0
+    }
+
+    /// The guard [`RunGuard::enter_run`] returns inside a batch, made
+    /// ahead of time so that an engine can keep one per worker instead of
+    /// building it for every run.
+    ///
+    /// # Safety
+    /// The guard must be used (lent to map operations) only during runs
+    /// that start when [`RunGuard::in_batch`] is true and, as for
+    /// [`RunGuard::enter_run`], end without returning to their caller in
+    /// between (so before the batch's guard can be dropped).
+    #[cfg_attr(not(all(target_arch = "x86_64", unix)), allow(dead_code))]
+    pub(crate) const unsafe fn batch_witness(cpu: usize) -> Self {
+        Self { cpu, epoch: None }
     }
 
     /// The worker index this run uses for per-CPU slots.
