@@ -7,59 +7,83 @@
  * length, MSS, window size (exact, a multiple of the MSS or MTU, or a
  * modulus), window scale, the exact sequence of TCP option kinds, and a set of
  * "quirks" (DF set, IP ID zero with DF clear, nonzero ACK number in a SYN,
- * ...). The controller installs signatures in an array map, one per entry,
- * each flagged as a tool or not. For every TCP SYN (SYN set; ACK, RST, FIN
- * clear) the program evaluates the entries in index order; the first one that
- * matches decides: 1 when it is flagged SIG_TOOL, 0 otherwise. Installing
- * legitimate stacks' signatures ahead of tool signatures thus whitelists them.
- * No match, a packet that is not a TCP SYN, malformed headers, or a TCP
- * header running past the frame all give 0.
+ * ...). For every TCP SYN (SYN set; ACK, RST, FIN clear) the program computes
+ * the fingerprint and looks its option layout up in the signature map, as p0f
+ * itself buckets its signatures by layout; it then tries the layout's
+ * signatures in order, and the first that matches decides: 1 when it is
+ * flagged as a tool, 0 otherwise. Listing legitimate stacks' signatures
+ * ahead of tool signatures of the same layout thus whitelists them
+ * (signatures of different layouts never match the same SYN). No match, a
+ * packet that is not a TCP SYN, malformed headers, or a TCP header running
+ * past the frame all give 0.
  *
- * Signature fields (struct p0f_sig, 48 bytes, integers little-endian):
+ * Maps (ids in definition order):
+ *   0 p0f_signatures  HASH  key struct p0f_layout (32 bytes),
+ *                     value struct p0f_bucket (392 bytes), 256 layouts
  *
- *   flags        SIG_VALID (entry in use), SIG_TOOL (a match returns 1),
- *                SIG_ANY_MSS, SIG_ANY_WSCALE, SIG_ANY_OLEN (wildcards)
- *   ip_ver       0 any, 4 or 6
+ * Key, struct p0f_layout (integers little-endian):
+ *   kinds[24]  the TCP option kinds in order, zero after the last (raw
+ *              kinds: 0 eol, 1 nop, 2 mss, 3 ws, 4 sok, 5 sack, 8 ts);
+ *              parsing stops at EOL, which is recorded
+ *   n_opts     how many kinds (at most 24)
+ *   eol_pad    bytes of option space after EOL (p0f's "eol+N"), 0 without
+ *   pad[6]     zero
+ *
+ * Value, struct p0f_bucket: `n` (u8; the first `n`, at most 16, are tried
+ * in order), 7 bytes zero, then 16 struct p0f_sig of 24 bytes.
+ * A controller replaces a layout's bucket as a whole, so a SYN is matched
+ * against the old signatures or the new, never a mix.
+ *
+ * struct p0f_sig compares most fields at once: the program packs the SYN's
+ * exact-match fields into one 64-bit fingerprint word, and a signature
+ * matches when (word & mask) == want, its TTL lies in [ttl_min, ttl_max]
+ * and its window rule holds. The word's bits:
+ *
+ *   0–15   quirks (Q_* below)
+ *   16–31  MSS option value (0 when the option is absent)
+ *   32–47  window
+ *   48–55  window-scale option value (0 when absent)
+ *   56–61  IPv4 options length in bytes (0 for IPv6)
+ *   62     1 for IPv6, 0 for IPv4
+ *   63     0
+ *
+ * so a field compared exactly has all its bits in `mask`, a wildcard none,
+ * and p0f's exact quirk comparison is mask bits 0–15 all set. The other
+ * fields:
+ *
+ *   want, mask   u64 each, as above
+ *   tool         1: a match returns 1 (a flood tool); otherwise a match
+ *                returns 0
  *   ttl_min/max  inclusive range of the observed TTL / hop limit; p0f's
  *                "64" (initial TTL 64, at most 35 hops) is [29, 64], its
  *                "64-" (initial TTL at most 64) is [1, 64]
- *   ip_olen      IPv4 options length in bytes (0 for IPv6)
- *   mss          MSS option value (0 when the option is absent)
- *   wscale       window-scale option value (0 when absent)
- *   win_type,win WIN_ANY; WIN_EXACT (window == win); WIN_MSS (window ==
- *                mss * win); WIN_MTU (window == (mss + 40 or 60) * win, the
- *                IPv4 or IPv6 MTU); WIN_MOD (window % win == 0, win != 0)
- *   quirks, quirk_mask   the packet matches when
- *                (packet quirks & quirk_mask) == quirks; p0f's exact quirk
- *                comparison is quirk_mask = 0xFFFF
- *   olayout_len, olayout[24]   the option kinds in order (raw TCP option
- *                kinds: 0 eol, 1 nop, 2 mss, 3 ws, 4 sok, 5 sack, 8 ts);
- *                parsing stops at EOL, which is recorded
- *   eol_pad      bytes of option space after EOL (p0f's "eol+N"), 0 without EOL
+ *   win_type,win WIN_ANY: nothing beyond the word (an exact window is
+ *                bits 32–47 of want and mask); WIN_EXACT (window == win);
+ *                WIN_MSS (window == mss * win, MSS present); WIN_MTU
+ *                (window == (mss + 40 or 60) * win, the IPv4 or IPv6 MTU,
+ *                MSS present); WIN_MOD (window % win == 0, win != 0); any
+ *                other value never matches
+ *   pad          u16 zero
  *
- * Quirks computed (Q_* below): df, id+, id-, ecn, 0+ (IPv4 reserved flag),
- * flow (IPv6 flow label), seq-, ack+, uptr+, urgf+, pushf+, ts1-, ts2+, exws
- * (window scale above 14) and bad (malformed or more than 24 options). Not
- * computed: p0f's opt+ (nonzero bytes after EOL) — leave it out of signatures.
+ * Quirks computed: df, id+, id-, ecn, 0+ (IPv4 reserved flag), flow (IPv6
+ * flow label), seq-, ack+, uptr+, urgf+, pushf+, ts1-, ts2+, exws (window
+ * scale above 14) and bad (malformed options, or more than 24). Not computed:
+ * p0f's opt+ (nonzero bytes after EOL) — leave it out of signatures.
+ *
+ * The MSS, window scale and timestamps are taken from the last well-formed
+ * option of their kind; one whose length is not 4, 3 or 10 sets `bad` and
+ * gives no value (0).
  *
  * Bounds: at most 24 options (p0f's own limit) are parsed, in 40 bytes of
- * option space; at most 16 signatures. IPv6 SYNs are fingerprinted only
- * when TCP follows the fixed header directly (no extension headers).
- *
- * Maps (ids in definition order):
- *   0 p0f_signatures  ARRAY  key u32 (index), value struct p0f_sig, 16 entries
+ * option space; a malformed option ends the layout with its kind. IPv6 SYNs
+ * are fingerprinted only when TCP follows the fixed header directly (no
+ * extension headers).
  */
 #include "oko_helpers.h"
 
-#define P0F_MAX_SIGS 16
+#define P0F_MAX_LAYOUTS 256
+#define P0F_BUCKET_SIGS 16
 #define P0F_MAX_OPTS 24
-
-/* flags */
-#define SIG_VALID 0x01
-#define SIG_TOOL 0x02
-#define SIG_ANY_MSS 0x04
-#define SIG_ANY_WSCALE 0x08
-#define SIG_ANY_OLEN 0x10
 
 /* win_type */
 #define WIN_ANY 0
@@ -85,51 +109,179 @@
 #define Q_OPT_EXWS 0x2000     /* exws */
 #define Q_OPT_BAD 0x4000      /* bad */
 
-struct p0f_sig {
-	u8 flags;
-	u8 ip_ver;
-	u8 ttl_min;
-	u8 ttl_max;
-	u8 ip_olen;
-	u8 wscale;
-	u8 win_type;
-	u8 olayout_len;
-	u16 win;
-	u16 mss;
-	u16 quirks;
-	u16 quirk_mask;
-	u8 eol_pad;
-	u8 pad[7];
-	u64 olayout[P0F_MAX_OPTS / 8]; /* u8[24], read as words */
+/* The fingerprint word. */
+#define FP_MSS 16
+#define FP_WIN 32
+#define FP_WSCALE 48
+#define FP_OLEN 56
+#define FP_IPV6 62
+
+/*
+ * The layout key. The kinds are kept as three words (kind i in byte i % 8
+ * of word i / 8, little-endian) and written whole: a key assembled from byte
+ * stores could not be forwarded to the lookup's word loads.
+ */
+struct p0f_layout {
+	u64 kinds[P0F_MAX_OPTS / 8];
+	u64 meta; /* n_opts | eol_pad << 8 */
 };
 
-_Static_assert(sizeof(struct p0f_sig) == 48, "p0f_sig is part of the controller contract");
-
-OKO_MAP(p0f_signatures, BPF_MAP_TYPE_ARRAY, u32, struct p0f_sig, P0F_MAX_SIGS);
-
-/* What the packet looks like, in the signature's terms. */
-struct fingerprint {
-	u64 olayout[P0F_MAX_OPTS / 8];
-	u32 quirks;
+struct p0f_sig {
+	u64 want;
+	u64 mask;
+	u8 tool;
+	u8 ttl_min;
+	u8 ttl_max;
+	u8 win_type;
 	u16 win;
-	u16 mss;
-	u16 mtu_hdr; /* IP + TCP fixed headers: 40 (IPv4) or 60 (IPv6) */
-	u8 ip_ver;
-	u8 ttl;
-	u8 ip_olen;
-	u8 wscale;
-	u8 n_opts;
-	u8 eol_pad;
+	u16 pad;
+};
+
+struct p0f_bucket {
+	u8 n;
+	u8 pad[7];
+	struct p0f_sig sig[P0F_BUCKET_SIGS];
+};
+
+_Static_assert(sizeof(struct p0f_layout) == 32, "p0f_layout is part of the controller contract");
+_Static_assert(sizeof(struct p0f_sig) == 24, "p0f_sig is part of the controller contract");
+_Static_assert(sizeof(struct p0f_bucket) == 392, "p0f_bucket is part of the controller contract");
+
+OKO_MAP(p0f_signatures, BPF_MAP_TYPE_HASH, struct p0f_layout, struct p0f_bucket,
+	P0F_MAX_LAYOUTS);
+
+/* What the walk over the options finds besides the layout key. */
+struct opt_walk {
+	u8 buf[56]; /* the option space, zero past its end */
+	/* Offset of the last well-formed MSS, window-scale and timestamp
+	 * option, 0xFF when there is none. */
+	u8 mss_at, ws_at, ts_at, pad[5];
+	u64 bad; /* Q_OPT_BAD for a malformed option or more than 24 */
 };
 
 /*
- * The window rule first: it is cheap and, in real signature sets, the most
- * selective field after the option layout (compared next), so most
- * signatures are refused within a few instructions.
+ * One option of the walk, step `i` (of 24), writing layout word `word`: adds
+ * the option's kind to `lay`, notes where a well-formed MSS, window-scale or
+ * timestamp option starts, and leaves through `end_<word>` (which stores
+ * `lay`) at the end of the options, at EOL, or at a malformed option (whose
+ * kind still counts, as in p0f). `meta` carries the key's last word, and
+ * the BAD flag, to the exit.
  */
-OKO_INLINE int win_matches(const struct p0f_sig *s, const struct fingerprint *fp)
+#define OPT_STEP(i, word)                                                       \
+	do {                                                                    \
+		u64 kind, size;                                                 \
+		if (off >= olen) {                                              \
+			meta = (i);                                             \
+			goto end_##word;                                        \
+		}                                                               \
+		kind = b[off];                                                  \
+		lay |= kind << (8 * ((i) % 8));                                 \
+		if (kind == TCPOPT_EOL) {                                       \
+			meta = (i) + 1 | (olen - off - 1) << 8;                 \
+			goto end_##word;                                        \
+		}                                                               \
+		if (kind == TCPOPT_NOP) {                                       \
+			off += 1;                                               \
+			break;                                                  \
+		}                                                               \
+		size = b[off + 1];                                              \
+		if (size < 2 || off + size > olen) {                            \
+			meta = (i) + 1 | BAD;                                   \
+			goto end_##word;                                        \
+		}                                                               \
+		if (kind == TCPOPT_MSS)                                         \
+			w->mss_at = off;                                        \
+		else if (kind == TCPOPT_WS)                                     \
+			w->ws_at = off;                                         \
+		else if (kind == TCPOPT_TS)                                     \
+			w->ts_at = off;                                         \
+		off += size;                                                    \
+	} while (0)
+
+#define BAD (1ULL << 32)
+
+/*
+ * Walks the TCP options: `olen` (at most 40, a multiple of 4) bytes from
+ * `opts`, all inside the frame, into the layout key and `w`.
+ *
+ * The option area is first copied into `w->buf`, zeroed, in 4-byte words
+ * each checked against the frame end. The walk then reads the buffer at
+ * offsets the verifier can bound (off < olen <= 40, plus 1) without a packet
+ * check per byte.
+ */
+OKO_INLINE void walk_options(const u8 *opts, u64 olen, const u8 *end, struct p0f_layout *key,
+			     struct opt_walk *w)
 {
-	u32 win = fp->win, mult = s->win;
+	const u8 *b = w->buf;
+	u64 off = 0, lay = 0, meta;
+
+	((u64 *)w->buf)[0] = 0;
+	((u64 *)w->buf)[1] = 0;
+	((u64 *)w->buf)[2] = 0;
+	((u64 *)w->buf)[3] = 0;
+	((u64 *)w->buf)[4] = 0;
+	((u64 *)w->buf)[5] = 0;
+	((u64 *)w->buf)[6] = 0;
+	w->mss_at = 0xFF;
+	w->ws_at = 0xFF;
+	w->ts_at = 0xFF;
+#pragma unroll
+	for (int k = 0; k < 10; k++) {
+		if (4 * (u64)k >= olen || OKO_CHECK(opts + 4 * k, 4, end))
+			break;
+		((u32 *)w->buf)[k] = oko_load32(opts + 4 * k);
+	}
+	key->kinds[1] = 0;
+	key->kinds[2] = 0;
+
+	OPT_STEP(0, 0);
+	OPT_STEP(1, 0);
+	OPT_STEP(2, 0);
+	OPT_STEP(3, 0);
+	OPT_STEP(4, 0);
+	OPT_STEP(5, 0);
+	OPT_STEP(6, 0);
+	OPT_STEP(7, 0);
+	key->kinds[0] = lay;
+	lay = 0;
+	OPT_STEP(8, 1);
+	OPT_STEP(9, 1);
+	OPT_STEP(10, 1);
+	OPT_STEP(11, 1);
+	OPT_STEP(12, 1);
+	OPT_STEP(13, 1);
+	OPT_STEP(14, 1);
+	OPT_STEP(15, 1);
+	key->kinds[1] = lay;
+	lay = 0;
+	OPT_STEP(16, 2);
+	OPT_STEP(17, 2);
+	OPT_STEP(18, 2);
+	OPT_STEP(19, 2);
+	OPT_STEP(20, 2);
+	OPT_STEP(21, 2);
+	OPT_STEP(22, 2);
+	OPT_STEP(23, 2);
+	meta = P0F_MAX_OPTS;
+	if (off < olen)
+		meta |= BAD; /* more than P0F_MAX_OPTS options */
+end_2:
+	key->kinds[2] = lay;
+	goto done;
+end_1:
+	key->kinds[1] = lay;
+	goto done;
+end_0:
+	key->kinds[0] = lay;
+done:
+	key->meta = meta & 0xFFFF;
+	w->bad = meta & BAD ? Q_OPT_BAD : 0;
+}
+
+/* The window rules that the fingerprint word cannot express. */
+OKO_INLINE int win_matches(const struct p0f_sig *s, u64 win, u64 mss, u64 mtu_hdr)
+{
+	u64 mult = s->win;
 
 	switch (s->win_type) {
 	case WIN_ANY:
@@ -137,156 +289,14 @@ OKO_INLINE int win_matches(const struct p0f_sig *s, const struct fingerprint *fp
 	case WIN_EXACT:
 		return win == mult;
 	case WIN_MSS:
-		return fp->mss != 0 && win == (u32)fp->mss * mult;
+		return mss != 0 && win == mss * mult;
 	case WIN_MTU:
-		return fp->mss != 0 && win == ((u32)fp->mss + fp->mtu_hdr) * mult;
+		return mss != 0 && win == (mss + mtu_hdr) * mult;
 	case WIN_MOD:
 		return mult != 0 && win % mult == 0;
 	default:
 		return 0;
 	}
-}
-
-OKO_INLINE int sig_matches(const struct p0f_sig *s, const struct fingerprint *fp)
-{
-	if (!win_matches(s, fp))
-		return 0;
-	if (s->olayout_len != fp->n_opts || s->eol_pad != fp->eol_pad)
-		return 0;
-	if (s->olayout[0] != fp->olayout[0] || s->olayout[1] != fp->olayout[1] ||
-	    s->olayout[2] != fp->olayout[2])
-		return 0;
-	if (s->ip_ver && s->ip_ver != fp->ip_ver)
-		return 0;
-	if (fp->ttl < s->ttl_min || fp->ttl > s->ttl_max)
-		return 0;
-	if (!(s->flags & SIG_ANY_OLEN) && s->ip_olen != fp->ip_olen)
-		return 0;
-	if (!(s->flags & SIG_ANY_MSS) && s->mss != fp->mss)
-		return 0;
-	if (!(s->flags & SIG_ANY_WSCALE) && s->wscale != fp->wscale)
-		return 0;
-	return (fp->quirks & s->quirk_mask) == s->quirks;
-}
-
-#define SIG_NO_MATCH 0
-#define SIG_MATCH 1
-#define SIG_MATCH_TOOL 2
-
-/*
- * Evaluates signature `idx` on the fingerprint. Inlined into each of the 16
- * unrolled steps: the program is larger (about 3,100 instructions instead of
- * 1,900), but a step costs no BPF-to-BPF call, and clang keeps the
- * fingerprint's fields in registers across the steps.
- */
-OKO_INLINE int eval_sig(u32 idx, const struct fingerprint *fp)
-{
-	const struct p0f_sig *s = map_lookup_elem(&p0f_signatures, &idx);
-
-	if (!s || !(s->flags & SIG_VALID) || !sig_matches(s, fp))
-		return SIG_NO_MATCH;
-	return (s->flags & SIG_TOOL) ? SIG_MATCH_TOOL : SIG_MATCH;
-}
-
-/*
- * Parses the TCP options: `olen` (at most 40, a multiple of 4) bytes from
- * `opts`, all inside the frame.
- *
- * The option area is first copied into a zeroed 64-byte stack buffer, in
- * 4-byte words each checked against the frame end. The parser then reads the
- * buffer at offsets the verifier can bound (off < olen <= 40, plus at most 9)
- * without a packet check per byte, which keeps each unrolled step small.
- * Kept out of line so that clang does not duplicate the signature loop after
- * each of the parser's exits.
- */
-static __attribute__((noinline)) void parse_options(const u8 *opts, u64 olen, const u8 *end,
-						    struct fingerprint *fp)
-{
-	u64 buf[8] = {};
-	const u8 *b = (const u8 *)buf;
-	u8 *layout = (u8 *)fp->olayout;
-	/* Offsets of the MSS, window-scale and timestamp options, +1 (0: absent). */
-	u64 off = 0, mss_at = 0, ws_at = 0, ts_at = 0;
-	u32 quirks = 0, n = 0;
-	int stop = 0, bad = 0;
-
-#pragma unroll
-	for (int k = 0; k < 10; k++) {
-		if (4 * (u64)k >= olen || OKO_CHECK(opts + 4 * k, 4, end))
-			break;
-		((u32 *)buf)[k] = oko_load32(opts + 4 * k);
-	}
-
-	/*
-	 * One option per step. The steps never break out of the loop (they set
-	 * `stop`): with a single exit clang sees the constant trip count and
-	 * unrolls fully, as the verifier requires.
-	 */
-#pragma unroll
-	for (int i = 0; i < P0F_MAX_OPTS; i++) {
-		u32 kind, size = 1;
-
-		if (stop || off >= olen) {
-			stop = 1;
-			continue;
-		}
-		kind = b[off];
-		layout[i] = kind;
-		n = i + 1;
-		if (kind == TCPOPT_EOL) {
-			fp->eol_pad = olen - off - 1;
-			stop = 1;
-			continue;
-		}
-		if (kind != TCPOPT_NOP) {
-			size = b[off + 1];
-			if (size < 2 || off + size > olen) {
-				bad = 1;
-				stop = 1;
-				continue;
-			}
-			if (kind == TCPOPT_MSS)
-				mss_at = off + 1;
-			else if (kind == TCPOPT_WS)
-				ws_at = off + 1;
-			else if (kind == TCPOPT_TS)
-				ts_at = off + 1;
-		}
-		off += size;
-	}
-	if (!stop && off < olen)
-		bad = 1; /* more than P0F_MAX_OPTS options */
-
-	/* The last occurrence of each option counts; a wrong length is bad. */
-	if (mss_at) {
-		if (b[mss_at] == 4)
-			fp->mss = bpf_ntohs(oko_load16(b + mss_at + 1));
-		else
-			bad = 1;
-	}
-	if (ws_at) {
-		if (b[ws_at] == 3) {
-			fp->wscale = b[ws_at + 1];
-			if (fp->wscale > 14)
-				quirks |= Q_OPT_EXWS;
-		} else {
-			bad = 1;
-		}
-	}
-	if (ts_at) {
-		if (b[ts_at] != 10)
-			bad = 1;
-		else {
-			if (oko_load32(b + ts_at + 1) == 0)
-				quirks |= Q_OPT_ZERO_TS1;
-			if (oko_load32(b + ts_at + 5) != 0)
-				quirks |= Q_OPT_NZ_TS2;
-		}
-	}
-	if (bad)
-		quirks |= Q_OPT_BAD;
-	fp->quirks |= quirks;
-	fp->n_opts = n;
 }
 
 OKO_FILTER(p0f)
@@ -295,13 +305,21 @@ OKO_FILTER(p0f)
 	const u8 *end = pkt + len;
 	const u8 *l3 = 0;
 	const struct tcphdr *tcp;
-	struct fingerprint fp = {};
-	u32 doff;
+	const struct p0f_bucket *bucket;
+	struct p0f_layout key;
+	struct opt_walk walk;
+	u64 quirks, ttl, mtu_hdr, word, win, flags, mss = 0, wscale = 0, at;
+	u32 doff, ihl;
 	u16 proto = oko_parse_eth(pkt, end, &l3);
 
+	/*
+	 * Everything but the option walk is independent work that the CPU
+	 * overlaps with the walk's chain of loads, so the whole fingerprint is
+	 * computed before the lookup, whose result only the signatures wait
+	 * for.
+	 */
 	if (proto == ETH_P_IP) {
 		const struct iphdr *ip = (const void *)l3;
-		u32 ihl;
 		u16 frag;
 
 		if (OKO_CHECK(ip, sizeof(*ip), end))
@@ -312,21 +330,19 @@ OKO_FILTER(p0f)
 		frag = bpf_ntohs(ip->frag_off);
 		if (frag & (IP_MF | IP_OFFMASK))
 			return 0;
-		fp.ip_ver = 4;
-		fp.ttl = ip->ttl;
-		fp.ip_olen = ihl - sizeof(*ip);
-		fp.mtu_hdr = 40;
+		ttl = ip->ttl;
+		mtu_hdr = 40;
+		word = (u64)(ihl - sizeof(*ip)) << FP_OLEN;
+		/* DF is bit 14 of frag_off, Q_DF bit 0; RF bit 15, Q_NZ_MBZ bit 4. */
+		quirks = (frag >> 14 & 1) | (frag >> 11 & Q_NZ_MBZ);
 		if (frag & IP_DF) {
-			fp.quirks |= Q_DF;
 			if (ip->id)
-				fp.quirks |= Q_NZ_ID;
+				quirks |= Q_NZ_ID;
 		} else if (!ip->id) {
-			fp.quirks |= Q_ZERO_ID;
+			quirks |= Q_ZERO_ID;
 		}
-		if (frag & IP_RF)
-			fp.quirks |= Q_NZ_MBZ;
 		if (ip->tos & 3)
-			fp.quirks |= Q_ECN;
+			quirks |= Q_ECN;
 		tcp = (const void *)(l3 + ihl);
 	} else if (proto == ETH_P_IPV6) {
 		const struct ipv6hdr *ip6 = (const void *)l3;
@@ -337,48 +353,86 @@ OKO_FILTER(p0f)
 		vtf = bpf_ntohl(ip6->ver_tc_flow);
 		if ((vtf >> 28) != 6 || ip6->nexthdr != IPPROTO_TCP)
 			return 0;
-		fp.ip_ver = 6;
-		fp.ttl = ip6->hop_limit;
-		fp.mtu_hdr = 60;
+		ttl = ip6->hop_limit;
+		mtu_hdr = 60;
+		word = (u64)1 << FP_IPV6;
+		quirks = 0;
 		if (vtf & 0xFFFFF)
-			fp.quirks |= Q_FLOW;
+			quirks |= Q_FLOW;
 		if ((vtf >> 20) & 3)
-			fp.quirks |= Q_ECN;
+			quirks |= Q_ECN;
 		tcp = (const void *)(l3 + sizeof(*ip6));
 	} else {
 		return 0;
 	}
-
 	if (OKO_CHECK(tcp, sizeof(*tcp), end))
 		return 0;
-	if ((tcp->flags & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN)) != TCP_SYN)
+	flags = tcp->flags;
+	if ((flags & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN)) != TCP_SYN)
 		return 0;
 	doff = (tcp->doff_res >> 4) * 4;
 	if (doff < sizeof(*tcp) || OKO_CHECK(tcp, doff, end))
 		return 0; /* options claimed beyond the frame: truncated */
 
-	fp.win = bpf_ntohs(tcp->window);
-	if (tcp->flags & (TCP_ECE | TCP_CWR))
-		fp.quirks |= Q_ECN;
+	win = bpf_ntohs(tcp->window);
+	if (flags & (TCP_ECE | TCP_CWR))
+		quirks |= Q_ECN;
 	if (!tcp->seq)
-		fp.quirks |= Q_ZERO_SEQ;
+		quirks |= Q_ZERO_SEQ;
 	if (tcp->ack_seq)
-		fp.quirks |= Q_NZ_ACK; /* ACK flag is clear here */
-	if (tcp->urg_ptr && !(tcp->flags & TCP_URG))
-		fp.quirks |= Q_NZ_URG;
-	if (tcp->flags & TCP_URG)
-		fp.quirks |= Q_URG;
-	if (tcp->flags & TCP_PSH)
-		fp.quirks |= Q_PUSH;
+		quirks |= Q_NZ_ACK; /* ACK flag is clear here */
+	if (tcp->urg_ptr && !(flags & TCP_URG))
+		quirks |= Q_NZ_URG;
+	/* URG (0x20) becomes Q_URG (0x200), PSH (0x08) Q_PUSH (0x400). */
+	quirks |= (flags & TCP_URG) << 4 | (flags & TCP_PSH) << 7;
 
-	parse_options((const u8 *)tcp + sizeof(*tcp), doff - sizeof(*tcp), end, &fp);
+	walk_options((const u8 *)tcp + sizeof(*tcp), doff - sizeof(*tcp), end, &key, &walk);
 
+	/* The last MSS, window-scale and timestamp options; a wrong length is
+	 * bad. The walk left their offsets below 40. */
+	quirks |= walk.bad;
+	at = walk.mss_at;
+	if (at < 40) {
+		if (walk.buf[at + 1] == 4)
+			mss = bpf_ntohs(oko_load16(walk.buf + at + 2));
+		else
+			quirks |= Q_OPT_BAD;
+	}
+	at = walk.ws_at;
+	if (at < 40) {
+		if (walk.buf[at + 1] == 3) {
+			wscale = walk.buf[at + 2];
+			if (wscale > 14)
+				quirks |= Q_OPT_EXWS;
+		} else {
+			quirks |= Q_OPT_BAD;
+		}
+	}
+	at = walk.ts_at;
+	if (at < 40) {
+		if (walk.buf[at + 1] == 10) {
+			if (oko_load32(walk.buf + at + 2) == 0)
+				quirks |= Q_OPT_ZERO_TS1;
+			if (oko_load32(walk.buf + at + 6) != 0)
+				quirks |= Q_OPT_NZ_TS2;
+		} else {
+			quirks |= Q_OPT_BAD;
+		}
+	}
+	word |= quirks | mss << FP_MSS | win << FP_WIN | wscale << FP_WSCALE;
+
+	bucket = map_lookup_elem(&p0f_signatures, &key);
+	if (!bucket)
+		return 0;
 #pragma unroll
-	for (u32 i = 0; i < P0F_MAX_SIGS; i++) {
-		int verdict = eval_sig(i, &fp);
+	for (u32 i = 0; i < P0F_BUCKET_SIGS; i++) {
+		const struct p0f_sig *s = &bucket->sig[i];
 
-		if (verdict != SIG_NO_MATCH)
-			return verdict == SIG_MATCH_TOOL;
+		if (i >= bucket->n)
+			return 0;
+		if ((word & s->mask) == s->want && ttl >= s->ttl_min && ttl <= s->ttl_max &&
+		    win_matches(s, win, mss, mtu_hdr))
+			return s->tool == 1;
 	}
 	return 0;
 }

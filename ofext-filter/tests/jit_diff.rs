@@ -164,27 +164,18 @@ fn tcp4(src: [u8; 4], sport: u16, flags: u8, window: u16, options: &[u8], ttl: u
     f
 }
 
-/// A p0f signature entry (the 48-byte layout of `p0f.c`): a tool, any IP
-/// version, TTL and window, any MSS and window scale, no quirks, the given
-/// option layout.
-fn p0f_tool_sig(layout: &[u8]) -> Vec<u8> {
-    const VALID_TOOL_ANY_MSS_ANY_WS: u8 = 0x01 | 0x02 | 0x04 | 0x08;
-    let mut b = vec![
-        VALID_TOOL_ANY_MSS_ANY_WS,
-        0,
-        1,
-        255,
-        0,
-        0,
-        0,
-        layout.len() as u8,
-    ];
-    b.extend_from_slice(&[0; 8]); // window, mss, quirks, quirk mask
-    b.extend_from_slice(&[0; 8]); // eol padding, reserved
-    let mut l = [0u8; 24];
-    l[..layout.len()].copy_from_slice(layout);
-    b.extend_from_slice(&l);
-    b
+/// A p0f map entry (the layout key and signature bucket of `p0f.c`): one
+/// tool signature for the option layout `layout`, any IP version, TTL,
+/// window, MSS, window scale and quirks.
+fn p0f_tool_sig(layout: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let mut key = vec![0u8; 32];
+    key[..layout.len()].copy_from_slice(layout);
+    key[24] = layout.len() as u8;
+    let mut bucket = vec![1, 0, 0, 0, 0, 0, 0, 0];
+    bucket.extend_from_slice(&[0; 16]); // want, mask: nothing compared
+    bucket.extend_from_slice(&[1, 1, 255, 0, 0, 0, 0, 0]); // tool, TTL 1–255
+    bucket.resize(8 + 16 * 24, 0);
+    (key, bucket)
 }
 
 fn frames() -> Vec<Vec<u8>> {
@@ -235,18 +226,18 @@ fn paper_filters_run_jit_compiled_and_agree_with_the_interpreter() {
         // Controller state in both twins: the rate limiter's configuration
         // (rate 10/s, burst 3), p0f's tool signatures (any option-less SYN;
         // the Linux option layout).
-        let setup: Vec<(u32, Vec<u8>)> = match name {
+        let setup: Vec<(Vec<u8>, Vec<u8>)> = match name {
             "ratelimit" => {
                 let mut cfg = 10u64.to_le_bytes().to_vec();
                 cfg.extend_from_slice(&3u64.to_le_bytes());
-                vec![(0, cfg)]
+                vec![(0u32.to_le_bytes().to_vec(), cfg)]
             }
-            "p0f" => vec![(0, p0f_tool_sig(&[])), (1, p0f_tool_sig(&[2, 4, 8, 1, 3]))],
+            "p0f" => vec![p0f_tool_sig(&[]), p0f_tool_sig(&[2, 4, 8, 1, 3])],
             _ => vec![],
         };
         for (k, v) in &setup {
             for m in [&maps_i[0], &maps_j[0], &prog.maps()[0]] {
-                m.update_from_controller(&k.to_le_bytes(), v, 0).unwrap();
+                m.update_from_controller(k, v, 0).unwrap();
             }
         }
         let interp = Interpreter::new(&obj.insns, maps_i.clone())

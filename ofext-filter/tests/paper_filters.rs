@@ -281,7 +281,7 @@ fn objects_load_and_verify() {
         ),
         (
             "p0f",
-            vec![map_def("p0f_signatures", MapType::Array, 4, 48, 16)],
+            vec![map_def("p0f_signatures", MapType::Hash, 32, 392, 256)],
         ),
         (
             "ratelimit",
@@ -632,10 +632,10 @@ fn conntrack_lru_keeps_newest_connections() {
 // p0f
 // ---------------------------------------------------------------------------
 
-const SIG_VALID: u8 = 0x01;
 const SIG_TOOL: u8 = 0x02;
 const SIG_ANY_MSS: u8 = 0x04;
 const SIG_ANY_WSCALE: u8 = 0x08;
+const SIG_ANY_OLEN: u8 = 0x10;
 
 const WIN_ANY: u8 = 0;
 const WIN_EXACT: u8 = 1;
@@ -666,7 +666,9 @@ const OPT_WS: u8 = 3;
 const OPT_SOK: u8 = 4;
 const OPT_TS: u8 = 8;
 
-/// `struct p0f_sig` (48 bytes, little-endian).
+/// A p0f signature in p0f's terms; `bytes` and `install` encode it as
+/// p0f.c documents (a bucket of 24-byte `struct p0f_sig` per 32-byte
+/// `struct p0f_layout` key, integers little-endian).
 #[derive(Clone)]
 struct Sig {
     flags: u8,
@@ -684,29 +686,59 @@ struct Sig {
 }
 
 impl Sig {
+    /// `struct p0f_sig`: the fingerprint word's `want` and `mask` (bits
+    /// 0–15 quirks, 16–31 MSS, 32–47 window, 48–55 window scale, 56–61 IP
+    /// options length, 62 IPv6), then tool, TTL range, window rule.
     fn bytes(&self) -> Vec<u8> {
-        assert!(self.layout.len() <= 24);
-        let mut b = vec![
-            self.flags,
-            self.ip_ver,
+        let (mut want, mut mask) = (u64::from(self.quirks), u64::from(self.quirk_mask));
+        if self.flags & SIG_ANY_MSS == 0 {
+            want |= u64::from(self.mss) << 16;
+            mask |= 0xFFFF << 16;
+        }
+        let mut win_type = self.win_type;
+        if win_type == WIN_EXACT {
+            want |= u64::from(self.win) << 32;
+            mask |= 0xFFFF << 32;
+            win_type = WIN_ANY;
+        }
+        if self.flags & SIG_ANY_WSCALE == 0 {
+            want |= u64::from(self.wscale) << 48;
+            mask |= 0xFF << 48;
+        }
+        if self.flags & SIG_ANY_OLEN == 0 {
+            want |= u64::from(self.ip_olen) << 56;
+            mask |= 0x3F << 56;
+        }
+        match self.ip_ver {
+            4 => mask |= 1 << 62,
+            6 => {
+                want |= 1 << 62;
+                mask |= 1 << 62;
+            }
+            _ => assert_eq!(self.ip_ver, 0),
+        }
+        let mut b = want.to_le_bytes().to_vec();
+        b.extend_from_slice(&mask.to_le_bytes());
+        b.extend_from_slice(&[
+            u8::from(self.flags & SIG_TOOL != 0),
             self.ttl.0,
             self.ttl.1,
-            self.ip_olen,
-            self.wscale,
-            self.win_type,
-            u8::try_from(self.layout.len()).unwrap(),
-        ];
+            win_type,
+        ]);
         b.extend_from_slice(&self.win.to_le_bytes());
-        b.extend_from_slice(&self.mss.to_le_bytes());
-        b.extend_from_slice(&self.quirks.to_le_bytes());
-        b.extend_from_slice(&self.quirk_mask.to_le_bytes());
-        b.push(self.eol_pad);
-        b.extend_from_slice(&[0; 7]);
-        let mut layout = [0u8; 24];
-        layout[..self.layout.len()].copy_from_slice(&self.layout);
-        b.extend_from_slice(&layout);
-        assert_eq!(b.len(), 48);
+        b.extend_from_slice(&[0, 0]);
+        assert_eq!(b.len(), 24);
         b
+    }
+
+    /// `struct p0f_layout`: the kinds, their number, the EOL padding.
+    fn key(&self) -> Vec<u8> {
+        assert!(self.layout.len() <= 24);
+        let mut k = vec![0u8; 32];
+        k[..self.layout.len()].copy_from_slice(&self.layout);
+        k[24] = u8::try_from(self.layout.len()).unwrap();
+        k[25] = self.eol_pad;
+        k
     }
 }
 
@@ -714,7 +746,7 @@ impl Sig {
 /// an ordinary client stack.
 fn sig_linux() -> Sig {
     Sig {
-        flags: SIG_VALID | SIG_ANY_MSS | SIG_ANY_WSCALE,
+        flags: SIG_ANY_MSS | SIG_ANY_WSCALE,
         ip_ver: 0,
         ttl: (29, 64),
         ip_olen: 0,
@@ -733,7 +765,7 @@ fn sig_linux() -> Sig {
 /// clear; its IP ID is random, so only DF is compared.
 fn sig_hping3() -> Sig {
     Sig {
-        flags: SIG_VALID | SIG_TOOL,
+        flags: SIG_TOOL,
         ip_ver: 0,
         ttl: (1, 64),
         ip_olen: 0,
@@ -751,7 +783,7 @@ fn sig_hping3() -> Sig {
 /// p0f's `*:64-:0:1460:1024,0:mss::0` (NMap SYN scan).
 fn sig_nmap() -> Sig {
     Sig {
-        flags: SIG_VALID | SIG_TOOL,
+        flags: SIG_TOOL,
         ip_ver: 0,
         ttl: (1, 64),
         ip_olen: 0,
@@ -769,12 +801,31 @@ fn sig_nmap() -> Sig {
 /// An edit of a signature (the field-by-field mismatch test).
 type SigChange = fn(&mut Sig);
 
+/// A `struct p0f_bucket`: `n`, seven zero bytes, then the signatures.
+fn bucket(sigs: &[Vec<u8>], n: u8) -> Vec<u8> {
+    let mut b = vec![n, 0, 0, 0, 0, 0, 0, 0];
+    for s in sigs {
+        b.extend_from_slice(s);
+    }
+    b.resize(8 + 16 * 24, 0);
+    b
+}
+
+/// Installs `sigs`, tried in order: one bucket per layout.
 fn install(f: &Filter, sigs: &[Sig]) {
-    for (i, s) in sigs.iter().enumerate() {
-        let idx = u32::try_from(i).unwrap();
+    let mut buckets: Vec<(Vec<u8>, Vec<Vec<u8>>)> = Vec::new();
+    for s in sigs {
+        let key = s.key();
+        match buckets.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, list)) => list.push(s.bytes()),
+            None => buckets.push((key, vec![s.bytes()])),
+        }
+    }
+    for (key, list) in buckets {
+        let n = u8::try_from(list.len()).unwrap();
         f.map(0)
-            .update_from_controller(&idx.to_le_bytes(), &s.bytes(), 0)
-            .expect("install signature");
+            .update_from_controller(&key, &bucket(&list, n), 0)
+            .expect("install signatures");
     }
 }
 
@@ -846,7 +897,7 @@ fn p0f_linux_syn_is_not_a_tool() {
     let mut f2 = p0f_with(&[tool.clone()]);
     assert_eq!(f2.run(&linux_syn()), 1);
     // Each field of that signature matters.
-    let variants: [(&str, SigChange); 11] = [
+    let variants: [(&str, SigChange); 10] = [
         ("ttl", |s| s.ttl = (65, 128)),
         ("ip_ver", |s| s.ip_ver = 6),
         ("window multiple", |s| s.win = 4),
@@ -863,7 +914,6 @@ fn p0f_linux_syn_is_not_a_tool() {
         }),
         ("eol padding", |s| s.eol_pad = 1),
         ("ip options length", |s| s.ip_olen = 4),
-        ("not valid", |s| s.flags &= !SIG_VALID),
     ];
     for (what, change) in variants {
         let mut s = tool.clone();
@@ -913,19 +963,45 @@ fn p0f_hping3_and_nmap_syns_are_tools() {
     );
     // First match decides: a whitelisting entry ahead of the tool wins.
     let mut allow = sig_hping3();
-    allow.flags = SIG_VALID;
+    allow.flags = 0;
     assert_eq!(p0f_with(&[allow, sig_hping3()]).run(&hping3_syn()), 0);
-    // Gaps in the table are skipped.
-    let f2 = Filter::load("p0f");
-    f2.map(0)
-        .update_from_controller(&7u32.to_le_bytes(), &sig_hping3().bytes(), 0)
-        .unwrap();
-    let mut f2 = f2;
-    assert_eq!(f2.run(&hping3_syn()), 1);
-    // Sixteen entries, the tool in the last one.
-    let mut sigs = vec![sig_linux(); 15];
+    // Sixteen signatures of the SYN's layout, the tool the last one.
+    let mut sigs: Vec<Sig> = (0..15)
+        .map(|k| Sig {
+            win: 1000 + k,
+            ..sig_hping3()
+        })
+        .collect();
     sigs.push(sig_hping3());
     assert_eq!(p0f_with(&sigs).run(&hping3_syn()), 1);
+    // Only the first `n` signatures of a bucket are tried, and never more
+    // than 16 whatever `n` says.
+    let tool = sig_hping3().bytes();
+    let key = sig_hping3().key();
+    for (n, want) in [(0, 0), (1, 1), (16, 1), (17, 1), (255, 1)] {
+        let mut f = Filter::load("p0f");
+        f.map(0)
+            .update_from_controller(&key, &bucket(std::slice::from_ref(&tool), n), 0)
+            .unwrap();
+        assert_eq!(f.run(&hping3_syn()), want, "n = {n}");
+    }
+    let mut late = vec![sig_linux().bytes(); 16];
+    late[15] = tool;
+    for (n, want) in [(15, 0), (16, 1), (200, 1)] {
+        let mut f = Filter::load("p0f");
+        f.map(0)
+            .update_from_controller(&key, &bucket(&late, n), 0)
+            .unwrap();
+        assert_eq!(f.run(&hping3_syn()), want, "n = {n}");
+    }
+    // Another layout's bucket is not consulted.
+    let mut f = Filter::load("p0f");
+    let mut other = key.clone();
+    other[25] = 1;
+    f.map(0)
+        .update_from_controller(&other, &bucket(&[sig_hping3().bytes()], 1), 0)
+        .unwrap();
+    assert_eq!(f.run(&hping3_syn()), 0);
 }
 
 #[test]
@@ -986,7 +1062,7 @@ fn p0f_truncated_and_malformed_options() {
 
     // Malformed option lengths set the "bad" quirk and stop the parse.
     let bad_sig = |layout: Vec<u8>| Sig {
-        flags: SIG_VALID | SIG_TOOL | SIG_ANY_MSS | SIG_ANY_WSCALE,
+        flags: SIG_TOOL | SIG_ANY_MSS | SIG_ANY_WSCALE,
         ip_ver: 4,
         ttl: (1, 255),
         ip_olen: 0,
@@ -1045,7 +1121,7 @@ fn p0f_truncated_and_malformed_options() {
 #[test]
 fn p0f_window_kinds_eol_and_quirks() {
     let base = |layout: Vec<u8>| Sig {
-        flags: SIG_VALID | SIG_TOOL | SIG_ANY_MSS | SIG_ANY_WSCALE,
+        flags: SIG_TOOL | SIG_ANY_MSS | SIG_ANY_WSCALE,
         ip_ver: 0,
         ttl: (1, 255),
         ip_olen: 0,
