@@ -312,55 +312,24 @@ OKO_FILTER(p0f)
 	u32 doff, ihl;
 	u16 proto = oko_parse_eth(pkt, end, &l3);
 
-	/*
-	 * Everything but the option walk is independent work that the CPU
-	 * overlaps with the walk's chain of loads, so the whole fingerprint is
-	 * computed before the lookup, whose result only the signatures wait
-	 * for.
-	 */
+	/* First what most TCP packets stop at: not a SYN. */
 	if (proto == ETH_P_IP) {
 		const struct iphdr *ip = (const void *)l3;
-		u16 frag;
 
 		if (OKO_CHECK(ip, sizeof(*ip), end))
 			return 0;
 		ihl = (ip->ver_ihl & 0xF) * 4;
 		if ((ip->ver_ihl >> 4) != 4 || ihl < sizeof(*ip) || ip->protocol != IPPROTO_TCP)
 			return 0;
-		frag = bpf_ntohs(ip->frag_off);
-		if (frag & (IP_MF | IP_OFFMASK))
-			return 0;
-		ttl = ip->ttl;
-		mtu_hdr = 40;
-		word = (u64)(ihl - sizeof(*ip)) << FP_OLEN;
-		/* DF is bit 14 of frag_off, Q_DF bit 0; RF bit 15, Q_NZ_MBZ bit 4. */
-		quirks = (frag >> 14 & 1) | (frag >> 11 & Q_NZ_MBZ);
-		if (frag & IP_DF) {
-			if (ip->id)
-				quirks |= Q_NZ_ID;
-		} else if (!ip->id) {
-			quirks |= Q_ZERO_ID;
-		}
-		if (ip->tos & 3)
-			quirks |= Q_ECN;
 		tcp = (const void *)(l3 + ihl);
 	} else if (proto == ETH_P_IPV6) {
 		const struct ipv6hdr *ip6 = (const void *)l3;
-		u32 vtf;
 
 		if (OKO_CHECK(ip6, sizeof(*ip6), end))
 			return 0;
-		vtf = bpf_ntohl(ip6->ver_tc_flow);
-		if ((vtf >> 28) != 6 || ip6->nexthdr != IPPROTO_TCP)
+		if ((ip6->ver_tc_flow & 0xF0) != 0x60 || ip6->nexthdr != IPPROTO_TCP)
 			return 0;
-		ttl = ip6->hop_limit;
-		mtu_hdr = 60;
-		word = (u64)1 << FP_IPV6;
-		quirks = 0;
-		if (vtf & 0xFFFFF)
-			quirks |= Q_FLOW;
-		if ((vtf >> 20) & 3)
-			quirks |= Q_ECN;
+		ihl = 0;
 		tcp = (const void *)(l3 + sizeof(*ip6));
 	} else {
 		return 0;
@@ -374,6 +343,42 @@ OKO_FILTER(p0f)
 	if (doff < sizeof(*tcp) || OKO_CHECK(tcp, doff, end))
 		return 0; /* options claimed beyond the frame: truncated */
 
+	/*
+	 * Then the fingerprint, all of it before the lookup, whose result only
+	 * the signatures wait for.
+	 */
+	if (ihl) {
+		const struct iphdr *ip = (const void *)l3;
+		u64 frag = bpf_ntohs(ip->frag_off);
+
+		if (frag & (IP_MF | IP_OFFMASK))
+			return 0; /* a fragment */
+		ttl = ip->ttl;
+		mtu_hdr = 40;
+		word = (u64)(ihl - sizeof(*ip)) << FP_OLEN;
+		/* DF is bit 14 of frag_off, Q_DF bit 0; RF bit 15, Q_NZ_MBZ bit 4. */
+		quirks = (frag >> 14 & 1) | (frag >> 11 & Q_NZ_MBZ);
+		if (frag & IP_DF) {
+			if (ip->id)
+				quirks |= Q_NZ_ID;
+		} else if (!ip->id) {
+			quirks |= Q_ZERO_ID;
+		}
+		if (ip->tos & 3)
+			quirks |= Q_ECN;
+	} else {
+		const struct ipv6hdr *ip6 = (const void *)l3;
+		u32 vtf = bpf_ntohl(ip6->ver_tc_flow);
+
+		ttl = ip6->hop_limit;
+		mtu_hdr = 60;
+		word = (u64)1 << FP_IPV6;
+		quirks = 0;
+		if (vtf & 0xFFFFF)
+			quirks |= Q_FLOW;
+		if ((vtf >> 20) & 3)
+			quirks |= Q_ECN;
+	}
 	win = bpf_ntohs(tcp->window);
 	if (flags & (TCP_ECE | TCP_CWR))
 		quirks |= Q_ECN;

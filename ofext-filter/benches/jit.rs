@@ -11,8 +11,9 @@
 //!   signatures of common stacks and tools (five of the SYN's option
 //!   layout), a source under its rate. `p0f_worst` is p0f's worst case: the
 //!   SYN against sixteen signatures of its layout, the one that matches
-//!   last. Throughput is packets, so the time per iteration is the time per
-//!   packet, helpers included.
+//!   last; `p0f_data` what it costs on most TCP packets (a data segment,
+//!   not a SYN). Throughput is packets, so the time per iteration is the
+//!   time per packet, helpers included.
 //!
 //! For each: `jit` is [`JitProgram::run_readonly`], `jit_batched` the same
 //! with the epoch pinned per batch of 32 packets as the dataplane's workers
@@ -389,6 +390,12 @@ fn scenario(name: &str) -> (Vec<u8>, Vec<u8>, Setup) {
         // common stacks' and tools' signatures (`p0f_database`): it is not
         // a tool's.
         "p0f" => (elf, linux_syn(), p0f_setup(&p0f_database())),
+        // What p0f costs on most TCP packets: a data segment, not a SYN.
+        "p0f_data" => (
+            elf,
+            tcp4(client, server, 40000, 80, 0x18, &[], &[0x55; 100]),
+            p0f_setup(&p0f_database()),
+        ),
         // The worst case: sixteen signatures of the SYN's layout, all
         // tried, the one that matches (a tool) last.
         "p0f_worst" => {
@@ -493,6 +500,7 @@ fn bench_filter(g: &mut BenchmarkGroup<'_, WallTime>, name: &str) {
     assert_eq!(interp.run_readonly(&frame, &mut env), Ok(want), "{name}");
     match name {
         "p0f_worst" => assert_eq!(want, 1, "the last signature matches"),
+        "p0f_data" => assert_eq!(want, 0),
         "p0f" => {
             // Not a tool, and it is the Linux 4.19+ signature that says so.
             assert_eq!(want, 0);
@@ -686,7 +694,7 @@ fn bench(c: &mut Criterion) {
         }
     }
 
-    for name in ["conntrack", "p0f", "p0f_worst", "ratelimit"] {
+    for name in ["conntrack", "p0f", "p0f_worst", "p0f_data", "ratelimit"] {
         bench_filter(&mut g, name);
     }
     g.finish();
