@@ -80,14 +80,7 @@ fn generated_programs_exercise_what_they_claim() {
     let mut seen = [false; 10];
     let mut seed = 0x2545_f491_4f6c_dd1du64;
     for _ in 0..400 {
-        let data: Vec<u8> = (0..1500)
-            .map(|_| {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                seed as u8
-            })
-            .collect();
+        let data = difftest::seeded_bytes(&mut seed, 1500);
         let case = difftest::verified_case(&data);
         let Ok(info) = verifier::verify(&case.insns, &case.maps) else {
             continue;

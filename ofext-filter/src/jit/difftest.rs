@@ -803,6 +803,19 @@ fn entries(d: &mut Draw<'_>, maps: &[MapDef]) -> Vec<Vec<(Vec<u8>, Vec<u8>)>> {
         .collect()
 }
 
+/// `n` pseudo-random bytes from the xorshift64 state `seed` (advanced):
+/// the seeded inputs of the non-proptest difftest loops.
+pub fn seeded_bytes(seed: &mut u64, n: usize) -> Vec<u8> {
+    (0..n)
+        .map(|_| {
+            *seed ^= *seed << 13;
+            *seed ^= *seed >> 7;
+            *seed ^= *seed << 17;
+            *seed as u8
+        })
+        .collect()
+}
+
 /// A program (most of the time) accepted by the verifier, with maps,
 /// initial entries and packets, from `data`.
 pub fn verified_case(data: &[u8]) -> Case {

@@ -700,14 +700,7 @@ fn generated_cases_agree_with_and_without_bmi2() {
     let mut seed = 0x1234_5678_9abc_def0u64;
     let mut agreed = 0;
     for round in 0..300 {
-        let data: Vec<u8> = (0..200 + round % 300)
-            .map(|_| {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                seed as u8
-            })
-            .collect();
+        let data = difftest::seeded_bytes(&mut seed, 200 + round % 300);
         for case in [
             difftest::verified_case(&data),
             difftest::unverified_case(&data),
@@ -802,14 +795,7 @@ fn generated_cases_agree_taking_turns_in_one_environment() {
     for round in 0..60 {
         let cases: Vec<difftest::Case> = (0..4)
             .map(|k| {
-                let data: Vec<u8> = (0..150 + (round * 7 + k * 31) % 300)
-                    .map(|_| {
-                        seed ^= seed << 13;
-                        seed ^= seed >> 7;
-                        seed ^= seed << 17;
-                        seed as u8
-                    })
-                    .collect();
+                let data = difftest::seeded_bytes(&mut seed, 150 + (round * 7 + k * 31) % 300);
                 if k % 2 == 0 {
                     difftest::verified_case(&data)
                 } else {
