@@ -205,9 +205,10 @@ struct opt_walk {
  * `opts`, all inside the frame, into the layout key and `w`.
  *
  * The option area is first copied into `w->buf`, zeroed, in 4-byte words
- * each checked against the frame end. The walk then reads the buffer at
- * offsets the verifier can bound (off < olen <= 40, plus 1) without a packet
- * check per byte.
+ * each checked against the frame end. The walk, and the reads of the option
+ * values after it, then use offsets the verifier can bound (an option starts
+ * below 40 and is read at most 10 bytes further) without a packet check per
+ * byte.
  */
 OKO_INLINE void walk_options(const u8 *opts, u64 olen, const u8 *end, struct p0f_layout *key,
 			     struct opt_walk *w)
