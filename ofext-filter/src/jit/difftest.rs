@@ -1116,13 +1116,16 @@ pub(crate) fn same_error(a: &RunError, b: &RunError) -> bool {
 /// # Errors
 /// A [`Mismatch`] describing the first difference.
 pub fn check(case: &Case) -> Result<Outcome, Mismatch> {
-    check_with(case, |insns, maps, unverified| {
-        if unverified {
-            JitProgram::new_checked(insns, maps)
-        } else {
-            JitProgram::new(insns, maps)
-        }
-    })
+    check_with(case, compile)
+}
+
+/// The JIT a case runs on: checked for unverified programs.
+fn compile(insns: &[Insn], maps: Vec<Arc<Map>>, unverified: bool) -> Result<JitProgram, JitError> {
+    if unverified {
+        JitProgram::new_checked(insns, maps)
+    } else {
+        JitProgram::new(insns, maps)
+    }
 }
 
 /// [`check`] with the JIT built by `build(insns, maps, unverified)`.
@@ -1160,13 +1163,7 @@ pub(crate) fn check_with(
 pub fn check_shared(cases: &[Case], batch: bool) -> Result<usize, Mismatch> {
     let mut loaded = Vec::new();
     for case in cases {
-        if let Ok(t) = Twins::load(case, |insns, maps, unverified| {
-            if unverified {
-                JitProgram::new_checked(insns, maps)
-            } else {
-                JitProgram::new(insns, maps)
-            }
-        })? {
+        if let Ok(t) = Twins::load(case, compile)? {
             loaded.push(t);
         }
     }

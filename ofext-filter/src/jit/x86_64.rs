@@ -1521,3 +1521,50 @@ impl Emitter<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The code's instructions, as the generator hands them to `check_saved`.
+    fn code(emit: impl FnOnce(&mut CodeAssembler) -> Result<(), IcedError>) -> Vec<Instruction> {
+        let mut a = CodeAssembler::new(64).unwrap();
+        emit(&mut a).unwrap();
+        a.instructions().to_vec()
+    }
+
+    #[test]
+    fn check_saved_refuses_an_unsaved_callee_saved_register() {
+        let none = Frame::new([false; isa::NUM_REGS], false, false);
+        let mut r6 = [false; isa::NUM_REGS];
+        r6[6] = true;
+        let rbx_only = Frame::new(r6, false, false);
+        assert_eq!(rbx_only.saved, vec![rbx]);
+        // Caller-saved registers need nothing.
+        let plain = code(|a| {
+            a.mov(rax, rdi)?;
+            a.add(rcx, qword_ptr(rsi + 8))
+        });
+        assert!(check_saved(&plain, &none).is_ok());
+        // A callee-saved register as an operand, at any width, or as a
+        // memory base or index.
+        type Emit = fn(&mut CodeAssembler) -> Result<(), IcedError>;
+        let uses: [(&str, Emit, AsmRegister64); 5] = [
+            ("rbx", |a| a.mov(rax, rbx), rbx),
+            ("r13b", |a| a.mov(al, r13b), r13),
+            ("r14d", |a| a.add(r14d, 1), r14),
+            ("[rbp]", |a| a.mov(rax, qword_ptr(rbp - 8)), rbp),
+            ("[rdi+r12]", |a| a.mov(rax, qword_ptr(rdi + r12)), r12),
+        ];
+        for (what, emit, reg) in uses {
+            let c = code(emit);
+            assert!(
+                matches!(check_saved(&c, &none), Err(CompileError::Unsaved)),
+                "{what} passed unsaved"
+            );
+            assert!(check_saved(&c, &Frame::full()).is_ok(), "{what}");
+            let saves = reg == rbx;
+            assert_eq!(check_saved(&c, &rbx_only).is_ok(), saves, "{what}");
+        }
+    }
+}
