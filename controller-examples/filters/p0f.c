@@ -7,32 +7,54 @@
  * length, MSS, window size (exact, a multiple of the MSS or MTU, or a
  * modulus), window scale, the exact sequence of TCP option kinds, and a set of
  * "quirks" (DF set, IP ID zero with DF clear, nonzero ACK number in a SYN,
- * ...). For every TCP SYN (SYN set; ACK, RST, FIN clear) the program computes
- * the fingerprint and looks its option layout up in the signature map, as p0f
- * itself buckets its signatures by layout; it then tries the layout's
- * signatures in order, and the first that matches decides: 1 when it is
- * flagged as a tool, 0 otherwise. Listing legitimate stacks' signatures
- * ahead of tool signatures of the same layout thus whitelists them
- * (signatures of different layouts never match the same SYN). No match, a
- * packet that is not a TCP SYN, malformed headers, or a TCP header running
- * past the frame all give 0.
+ * ...). p0f buckets its signatures by option layout; so does this program.
+ * For every TCP SYN (SYN set; ACK, RST, FIN clear) it looks up the layouts
+ * of the SYN's option length, finds the one its option bytes have, computes
+ * the fingerprint and tries that layout's signatures in order: the first
+ * that matches decides, 1 when it is flagged as a tool, 0 otherwise.
+ * Listing legitimate stacks' signatures ahead of tool signatures of the
+ * same layout thus whitelists them (signatures of different layouts never
+ * match the same SYN). No match, a packet that is not a TCP SYN, malformed
+ * headers, or a TCP header running past the frame all give 0.
+ *
+ * A layout is matched on the option bytes themselves, not by walking the
+ * options: every kind a p0f layout names has a fixed length (eol and nop 1,
+ * mss 4, ws 3, sok 2, ts 10), so a layout fixes the kind and length byte of
+ * each option and leaves only values (and the bytes after EOL) free. The
+ * controller writes each layout as (want, mask) over the option bytes, and
+ * where its MSS, window-scale and timestamp options start; the program
+ * compares at most five words and reads the values where the layout says.
+ * This is exactly p0f's layout comparison for SYNs whose options are well
+ * formed; a SYN with a malformed option (or one of another length) matches
+ * no layout.
  *
  * Maps (ids in definition order):
- *   0 p0f_signatures  HASH  key struct p0f_layout (32 bytes),
- *                     value struct p0f_bucket (392 bytes), 256 layouts
+ *   0 p0f_signatures  ARRAY  key u32 (TCP option bytes / 4, 0..10),
+ *                     value struct p0f_bucket (3784 bytes)
  *
- * Key, struct p0f_layout (integers little-endian):
- *   kinds[24]  the TCP option kinds in order, zero after the last (raw
- *              kinds: 0 eol, 1 nop, 2 mss, 3 ws, 4 sok, 5 sack, 8 ts);
- *              parsing stops at EOL, which is recorded
- *   n_opts     how many kinds (at most 24)
- *   eol_pad    bytes of option space after EOL (p0f's "eol+N"), 0 without
- *   pad[6]     zero
+ * struct p0f_bucket (integers little-endian): `n` (u8; the first `n`, at
+ * most 8, layouts are tried in order), 7 bytes zero, then 8 struct
+ * p0f_layout of 472 bytes:
  *
- * Value, struct p0f_bucket: `n` (u8; the first `n`, at most 16, are tried
- * in order), 7 bytes zero, then 16 struct p0f_sig of 24 bytes.
- * A controller replaces a layout's bucket as a whole, so a SYN is matched
- * against the old signatures or the new, never a mix.
+ *   want[5], mask[5]  u64 each: a SYN has this layout when, for every
+ *                word k holding option bytes (8k < option length),
+ *                (word_k & mask[k]) == want[k], where word_k is option
+ *                bytes 8k..8k+7 read little-endian (byte 8k + i is bits
+ *                8i..8i+7). Bytes at or past the option length must be 0
+ *                in mask: they are the frame's payload, or zero.
+ *   mss_at, ws_at, ts_at  u8: offset in the options of the layout's last
+ *                MSS, window-scale and timestamp option (its kind byte),
+ *                0xFF for none. The value is read at offset + 2.
+ *   n            u8: the layout's signatures, the first `n` (at most 16)
+ *                of sig[], tried in order
+ *   pad[4]       zero
+ *   sig[16]      struct p0f_sig (24 bytes), below
+ *
+ * An ARRAY's value is written in place, as in Linux: a SYN that races with
+ * the controller's write of its option length's entry may be compared with
+ * part of the old entry and part of the new one. Controllers that need an
+ * atomic change swap filters (PROG_LOAD of a new id, flows moved, then the
+ * old one unloaded).
  *
  * struct p0f_sig compares most fields at once: the program packs the SYN's
  * exact-match fields into one 64-bit fingerprint word, and a signature
@@ -40,9 +62,9 @@
  * and its window rule holds. The word's bits:
  *
  *   0–15   quirks (Q_* below)
- *   16–31  MSS option value (0 when the option is absent)
+ *   16–31  MSS option value (0 when the layout has none)
  *   32–47  window
- *   48–55  window-scale option value (0 when absent)
+ *   48–55  window-scale option value (0 when the layout has none)
  *   56–61  IPv4 options length in bytes (0 for IPv6)
  *   62     1 for IPv6, 0 for IPv4
  *   63     0
@@ -66,24 +88,19 @@
  *   pad          u16 zero
  *
  * Quirks computed: df, id+, id-, ecn, 0+ (IPv4 reserved flag), flow (IPv6
- * flow label), seq-, ack+, uptr+, urgf+, pushf+, ts1-, ts2+, exws (window
- * scale above 14) and bad (malformed options, or more than 24). Not computed:
- * p0f's opt+ (nonzero bytes after EOL) — leave it out of signatures.
+ * flow label), seq-, ack+, uptr+, urgf+, pushf+, ts1-, ts2+ and exws
+ * (window scale above 14). Not computed: p0f's opt+ (nonzero bytes after
+ * EOL) and bad (malformed options: such a SYN matches no layout); bit 14,
+ * bad's, is always 0.
  *
- * The MSS, window scale and timestamps are taken from the last well-formed
- * option of their kind; one whose length is not 4, 3 or 10 sets `bad` and
- * gives no value (0).
- *
- * Bounds: at most 24 options (p0f's own limit) are parsed, in 40 bytes of
- * option space; a malformed option ends the layout with its kind. IPv6 SYNs
- * are fingerprinted only when TCP follows the fixed header directly (no
- * extension headers).
+ * IPv6 SYNs are fingerprinted only when TCP follows the fixed header
+ * directly (no extension headers).
  */
 #include "oko_helpers.h"
 
-#define P0F_MAX_LAYOUTS 256
-#define P0F_BUCKET_SIGS 16
-#define P0F_MAX_OPTS 24
+#define P0F_OPT_WORDS 5    /* 40 bytes of TCP option space */
+#define P0F_LAYOUTS 8      /* layouts per option length */
+#define P0F_LAYOUT_SIGS 16 /* signatures per layout */
 
 /* win_type */
 #define WIN_ANY 0
@@ -107,7 +124,6 @@
 #define Q_OPT_ZERO_TS1 0x0800 /* ts1- */
 #define Q_OPT_NZ_TS2 0x1000   /* ts2+ */
 #define Q_OPT_EXWS 0x2000     /* exws */
-#define Q_OPT_BAD 0x4000      /* bad */
 
 /* The fingerprint word. */
 #define FP_MSS 16
@@ -116,15 +132,8 @@
 #define FP_OLEN 56
 #define FP_IPV6 62
 
-/*
- * The layout key. The kinds are kept as three words (kind i in byte i % 8
- * of word i / 8, little-endian) and written whole: a key assembled from byte
- * stores could not be forwarded to the lookup's word loads.
- */
-struct p0f_layout {
-	u64 kinds[P0F_MAX_OPTS / 8];
-	u64 meta; /* n_opts | eol_pad << 8 */
-};
+/* An option offset no option has (0xFF in the map, "none"). */
+#define NO_OPT (8 * P0F_OPT_WORDS)
 
 struct p0f_sig {
 	u64 want;
@@ -137,147 +146,46 @@ struct p0f_sig {
 	u16 pad;
 };
 
+struct p0f_layout {
+	u64 want[P0F_OPT_WORDS];
+	u64 mask[P0F_OPT_WORDS];
+	u8 mss_at, ws_at, ts_at;
+	u8 n;
+	u8 pad[4];
+	struct p0f_sig sig[P0F_LAYOUT_SIGS];
+};
+
 struct p0f_bucket {
 	u8 n;
 	u8 pad[7];
-	struct p0f_sig sig[P0F_BUCKET_SIGS];
+	struct p0f_layout layout[P0F_LAYOUTS];
 };
 
-_Static_assert(sizeof(struct p0f_layout) == 32, "p0f_layout is part of the controller contract");
 _Static_assert(sizeof(struct p0f_sig) == 24, "p0f_sig is part of the controller contract");
-_Static_assert(sizeof(struct p0f_bucket) == 392, "p0f_bucket is part of the controller contract");
+_Static_assert(sizeof(struct p0f_layout) == 472, "p0f_layout is part of the controller contract");
+_Static_assert(sizeof(struct p0f_bucket) == 3784, "p0f_bucket is part of the controller contract");
 
-OKO_MAP(p0f_signatures, BPF_MAP_TYPE_HASH, struct p0f_layout, struct p0f_bucket,
-	P0F_MAX_LAYOUTS);
-
-/* What the walk over the options finds besides the layout key. */
-struct opt_walk {
-	u8 buf[56]; /* the option space, zero past its end */
-	/* Offset of the last well-formed MSS, window-scale and timestamp
-	 * option, 0xFF when there is none. */
-	u8 mss_at, ws_at, ts_at, pad[5];
-	u64 bad; /* Q_OPT_BAD for a malformed option or more than 24 */
-};
+OKO_MAP(p0f_signatures, BPF_MAP_TYPE_ARRAY, u32, struct p0f_bucket, P0F_OPT_WORDS * 2 + 1);
 
 /*
- * One option of the walk, step `i` (of 24), writing layout word `word`: adds
- * the option's kind to `lay`, notes where a well-formed MSS, window-scale or
- * timestamp option starts, and leaves through `end_<word>` (which stores
- * `lay`) at the end of the options, at EOL, or at a malformed option (whose
- * kind still counts, as in p0f). `meta` carries the key's last word, and
- * the BAD flag, to the exit.
+ * Copies the `len` (a constant multiple of 4, at most 40) option bytes at
+ * `opts` into `buf` as little-endian words, zero past them: words 0-4 hold
+ * option bytes, 5-6 are zero so that a value read past offset 40 reads 0.
  */
-#define OPT_STEP(i, word)                                                       \
-	do {                                                                    \
-		u64 kind, size;                                                 \
-		if (off >= olen) {                                              \
-			meta = (i);                                             \
-			goto end_##word;                                        \
-		}                                                               \
-		kind = b[off];                                                  \
-		lay |= kind << (8 * ((i) % 8));                                 \
-		if (kind == TCPOPT_EOL) {                                       \
-			meta = (i) + 1 | (olen - off - 1) << 8;                 \
-			goto end_##word;                                        \
-		}                                                               \
-		if (kind == TCPOPT_NOP) {                                       \
-			off += 1;                                               \
-			break;                                                  \
-		}                                                               \
-		size = b[off + 1];                                              \
-		if (size < 2 || off + size > olen) {                            \
-			meta = (i) + 1 | BAD;                                   \
-			goto end_##word;                                        \
-		}                                                               \
-		if (kind == TCPOPT_MSS)                                         \
-			w->mss_at = off;                                        \
-		else if (kind == TCPOPT_WS)                                     \
-			w->ws_at = off;                                         \
-		else if (kind == TCPOPT_TS)                                     \
-			w->ts_at = off;                                         \
-		off += size;                                                    \
+#define LOAD_OPTS(len)                                                         \
+	do {                                                                   \
+		if (OKO_CHECK(opts, (len), end))                               \
+			return 0;                                              \
+		_Pragma("unroll") for (int k = 0; k < 7; k++)                  \
+		{                                                              \
+			if (8 * k + 8 <= (len))                                \
+				buf[k] = oko_load64(opts + 8 * k);             \
+			else if (8 * k + 4 <= (len))                           \
+				buf[k] = oko_load32(opts + 8 * k);             \
+			else                                                   \
+				buf[k] = 0;                                    \
+		}                                                              \
 	} while (0)
-
-#define BAD (1ULL << 32)
-
-/*
- * Walks the TCP options: `olen` (at most 40, a multiple of 4) bytes from
- * `opts`, all inside the frame, into the layout key and `w`.
- *
- * The option area is first copied into `w->buf`, zeroed, in 4-byte words
- * each checked against the frame end. The walk, and the reads of the option
- * values after it, then use offsets the verifier can bound (an option starts
- * below 40 and is read at most 10 bytes further) without a packet check per
- * byte.
- */
-OKO_INLINE void walk_options(const u8 *opts, u64 olen, const u8 *end, struct p0f_layout *key,
-			     struct opt_walk *w)
-{
-	const u8 *b = w->buf;
-	u64 off = 0, lay = 0, meta;
-
-	((u64 *)w->buf)[0] = 0;
-	((u64 *)w->buf)[1] = 0;
-	((u64 *)w->buf)[2] = 0;
-	((u64 *)w->buf)[3] = 0;
-	((u64 *)w->buf)[4] = 0;
-	((u64 *)w->buf)[5] = 0;
-	((u64 *)w->buf)[6] = 0;
-	w->mss_at = 0xFF;
-	w->ws_at = 0xFF;
-	w->ts_at = 0xFF;
-#pragma unroll
-	for (int k = 0; k < 10; k++) {
-		if (4 * (u64)k >= olen || OKO_CHECK(opts + 4 * k, 4, end))
-			break;
-		((u32 *)w->buf)[k] = oko_load32(opts + 4 * k);
-	}
-	key->kinds[1] = 0;
-	key->kinds[2] = 0;
-
-	OPT_STEP(0, 0);
-	OPT_STEP(1, 0);
-	OPT_STEP(2, 0);
-	OPT_STEP(3, 0);
-	OPT_STEP(4, 0);
-	OPT_STEP(5, 0);
-	OPT_STEP(6, 0);
-	OPT_STEP(7, 0);
-	key->kinds[0] = lay;
-	lay = 0;
-	OPT_STEP(8, 1);
-	OPT_STEP(9, 1);
-	OPT_STEP(10, 1);
-	OPT_STEP(11, 1);
-	OPT_STEP(12, 1);
-	OPT_STEP(13, 1);
-	OPT_STEP(14, 1);
-	OPT_STEP(15, 1);
-	key->kinds[1] = lay;
-	lay = 0;
-	OPT_STEP(16, 2);
-	OPT_STEP(17, 2);
-	OPT_STEP(18, 2);
-	OPT_STEP(19, 2);
-	OPT_STEP(20, 2);
-	OPT_STEP(21, 2);
-	OPT_STEP(22, 2);
-	OPT_STEP(23, 2);
-	meta = P0F_MAX_OPTS;
-	if (off < olen)
-		meta |= BAD; /* more than P0F_MAX_OPTS options */
-end_2:
-	key->kinds[2] = lay;
-	goto done;
-end_1:
-	key->kinds[1] = lay;
-	goto done;
-end_0:
-	key->kinds[0] = lay;
-done:
-	key->meta = meta & 0xFFFF;
-	w->bad = meta & BAD ? Q_OPT_BAD : 0;
-}
 
 /* The window rules that the fingerprint word cannot express. */
 OKO_INLINE int win_matches(const struct p0f_sig *s, u64 win, u64 mss, u64 mtu_hdr)
@@ -305,11 +213,14 @@ OKO_FILTER(p0f)
 	const u8 *pkt = data;
 	const u8 *end = pkt + len;
 	const u8 *l3 = 0;
+	const u8 *opts;
 	const struct tcphdr *tcp;
 	const struct p0f_bucket *bucket;
-	struct p0f_layout key;
-	struct opt_walk walk;
-	u64 quirks, ttl, mtu_hdr, word, win, flags, mss = 0, wscale = 0, at;
+	const struct p0f_layout *lay;
+	u64 buf[7]; /* the option bytes, zero past them */
+	const u8 *b = (const u8 *)buf;
+	u32 key;
+	u64 quirks, ttl, mtu_hdr, word, win, flags, olen, mss = 0, wscale = 0, at;
 	u32 doff, ihl;
 	u16 proto = oko_parse_eth(pkt, end, &l3);
 
@@ -343,11 +254,9 @@ OKO_FILTER(p0f)
 	doff = (tcp->doff_res >> 4) * 4;
 	if (doff < sizeof(*tcp) || OKO_CHECK(tcp, doff, end))
 		return 0; /* options claimed beyond the frame: truncated */
+	olen = doff - sizeof(*tcp);
 
-	/*
-	 * Then the fingerprint, all of it before the lookup, whose result only
-	 * the signatures wait for.
-	 */
+	/* The fingerprint's header fields. */
 	if (ihl) {
 		const struct iphdr *ip = (const void *)l3;
 		u64 frag = bpf_ntohs(ip->frag_off);
@@ -392,49 +301,96 @@ OKO_FILTER(p0f)
 	/* URG (0x20) becomes Q_URG (0x200), PSH (0x08) Q_PUSH (0x400). */
 	quirks |= (flags & TCP_URG) << 4 | (flags & TCP_PSH) << 7;
 
-	walk_options((const u8 *)tcp + sizeof(*tcp), doff - sizeof(*tcp), end, &key, &walk);
+	/*
+	 * The option bytes as little-endian words, in a buffer the values are
+	 * then read from at offsets the verifier can bound (an option starts
+	 * below 40 and is read at most 10 bytes further), zero past the
+	 * options. One bounds check per option length, for the verifier: the
+	 * data offset's check above already covers it.
+	 */
+	opts = (const u8 *)tcp + sizeof(*tcp);
+	switch (olen) {
+	case 0:
+		LOAD_OPTS(0);
+		break;
+	case 4:
+		LOAD_OPTS(4);
+		break;
+	case 8:
+		LOAD_OPTS(8);
+		break;
+	case 12:
+		LOAD_OPTS(12);
+		break;
+	case 16:
+		LOAD_OPTS(16);
+		break;
+	case 20:
+		LOAD_OPTS(20);
+		break;
+	case 24:
+		LOAD_OPTS(24);
+		break;
+	case 28:
+		LOAD_OPTS(28);
+		break;
+	case 32:
+		LOAD_OPTS(32);
+		break;
+	case 36:
+		LOAD_OPTS(36);
+		break;
+	default:
+		LOAD_OPTS(40);
+		break;
+	}
 
-	/* The last MSS, window-scale and timestamp options; a wrong length is
-	 * bad. The walk left their offsets below 40. */
-	quirks |= walk.bad;
-	at = walk.mss_at;
-	if (at < 40) {
-		if (walk.buf[at + 1] == 4)
-			mss = bpf_ntohs(oko_load16(walk.buf + at + 2));
-		else
-			quirks |= Q_OPT_BAD;
-	}
-	at = walk.ws_at;
-	if (at < 40) {
-		if (walk.buf[at + 1] == 3) {
-			wscale = walk.buf[at + 2];
-			if (wscale > 14)
-				quirks |= Q_OPT_EXWS;
-		} else {
-			quirks |= Q_OPT_BAD;
-		}
-	}
-	at = walk.ts_at;
-	if (at < 40) {
-		if (walk.buf[at + 1] == 10) {
-			if (oko_load32(walk.buf + at + 2) == 0)
-				quirks |= Q_OPT_ZERO_TS1;
-			if (oko_load32(walk.buf + at + 6) != 0)
-				quirks |= Q_OPT_NZ_TS2;
-		} else {
-			quirks |= Q_OPT_BAD;
-		}
-	}
-	word |= quirks | mss << FP_MSS | win << FP_WIN | wscale << FP_WSCALE;
-
+	key = olen / 4;
 	bucket = map_lookup_elem(&p0f_signatures, &key);
 	if (!bucket)
 		return 0;
 #pragma unroll
-	for (u32 i = 0; i < P0F_BUCKET_SIGS; i++) {
-		const struct p0f_sig *s = &bucket->sig[i];
+	for (u32 j = 0; j < P0F_LAYOUTS; j++) {
+		lay = &bucket->layout[j];
+		if (j >= bucket->n)
+			return 0;
+#pragma unroll
+		for (int k = 0; k < P0F_OPT_WORDS; k++) {
+			if (8 * (u64)k >= olen)
+				goto found;
+			if ((buf[k] & lay->mask[k]) != lay->want[k])
+				goto next;
+		}
+		goto found;
+next:;
+	}
+	return 0;
 
-		if (i >= bucket->n)
+found:
+	/* The layout's option values; it fixed their lengths. */
+	at = lay->mss_at;
+	if (at < NO_OPT)
+		mss = bpf_ntohs(oko_load16(b + at + 2));
+	at = lay->ws_at;
+	if (at < NO_OPT) {
+		wscale = b[at + 2];
+		if (wscale > 14)
+			quirks |= Q_OPT_EXWS;
+	}
+	at = lay->ts_at;
+	if (at < NO_OPT) {
+		if (oko_load32(b + at + 2) == 0)
+			quirks |= Q_OPT_ZERO_TS1;
+		if (oko_load32(b + at + 6) != 0)
+			quirks |= Q_OPT_NZ_TS2;
+	}
+	word |= quirks | mss << FP_MSS | win << FP_WIN | wscale << FP_WSCALE;
+
+#pragma unroll
+	for (u32 i = 0; i < P0F_LAYOUT_SIGS; i++) {
+		const struct p0f_sig *s = &lay->sig[i];
+
+		if (i >= lay->n)
 			return 0;
 		if ((word & s->mask) == s->want && ttl >= s->ttl_min && ttl <= s->ttl_max &&
 		    win_matches(s, win, mss, mtu_hdr))

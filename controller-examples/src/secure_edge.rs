@@ -58,14 +58,38 @@ pub const Q_DF: u16 = 0x0001;
 /// The "IP ID nonzero with DF" quirk bit.
 pub const Q_NZ_ID: u16 = 0x0002;
 
-/// At most this many TCP option kinds in a layout.
+/// At most this many TCP option kinds in a layout (p0f's own limit: p0f
+/// stops parsing a SYN's options there and calls them bad).
 pub const P0F_MAX_OPTS: usize = 24;
+/// Bytes of TCP option space, the most a layout can span.
+pub const P0F_MAX_OLEN: usize = 40;
+/// At most this many layouts span the same number of option bytes.
+pub const P0F_OLEN_LAYOUTS: usize = 8;
 /// At most this many signatures share a layout.
-pub const P0F_BUCKET_SIGS: usize = 16;
-/// At most this many distinct layouts (the map's `max_entries`).
-pub const P0F_MAX_LAYOUTS: usize = 256;
-/// `struct p0f_bucket`'s size.
-pub const P0F_BUCKET_SIZE: usize = 8 + 24 * P0F_BUCKET_SIGS;
+pub const P0F_LAYOUT_SIGS: usize = 16;
+/// `struct p0f_layout`'s size.
+pub const P0F_LAYOUT_SIZE: usize = 88 + 24 * P0F_LAYOUT_SIGS;
+/// `struct p0f_bucket`'s size: the map's value.
+pub const P0F_BUCKET_SIZE: usize = 8 + P0F_OLEN_LAYOUTS * P0F_LAYOUT_SIZE;
+/// The map's entries: one per option length 0, 4, ..., 40 bytes.
+pub const P0F_BUCKETS: usize = P0F_MAX_OLEN / 4 + 1;
+
+/// TCP option kinds a layout may name (`P0fSig::layout`).
+pub mod opt_kind {
+    /// End of options: the layout's last kind; the bytes after it are
+    /// `P0fSig::eol_pad`.
+    pub const EOL: u8 = 0;
+    /// No-operation (1 byte).
+    pub const NOP: u8 = 1;
+    /// Maximum segment size (4 bytes).
+    pub const MSS: u8 = 2;
+    /// Window scale (3 bytes).
+    pub const WS: u8 = 3;
+    /// SACK permitted (2 bytes).
+    pub const SOK: u8 = 4;
+    /// Timestamps (10 bytes).
+    pub const TS: u8 = 8;
+}
 
 // The fingerprint word of `filters/p0f.c`: bit positions.
 const FP_MSS: u32 = 16;
@@ -100,9 +124,9 @@ pub struct P0fSig {
     pub quirks: u16,
     /// Quirks compared.
     pub quirk_mask: u16,
-    /// TCP option kinds in order (at most 24).
+    /// TCP option kinds in order ([`opt_kind`]; at most 24).
     pub layout: Vec<u8>,
-    /// Bytes after EOL.
+    /// Bytes after a final EOL (p0f's `eol+N`); 0 without EOL.
     pub eol_pad: u8,
 }
 
@@ -160,15 +184,6 @@ impl P0fSig {
         b
     }
 
-    /// The 32-byte `struct p0f_layout` key of this signature's layout.
-    fn layout_key(&self) -> [u8; 32] {
-        let mut k = [0u8; 32];
-        k[..self.layout.len()].copy_from_slice(&self.layout);
-        k[24] = self.layout.len() as u8;
-        k[25] = self.eol_pad;
-        k
-    }
-
     /// hping3's default SYN: no options, window 512, initial TTL ≤ 64, DF
     /// clear (its IP ID is random, so only DF is compared).
     pub fn hping3() -> Self {
@@ -219,61 +234,183 @@ pub enum P0fTableError {
         /// Its layout's length.
         len: usize,
     },
-    /// More than [`P0F_BUCKET_SIGS`] signatures share a layout.
-    #[error("signature {index}: more than {P0F_BUCKET_SIGS} signatures with this option layout")]
+    /// A layout names an option kind whose length it cannot fix (only
+    /// [`opt_kind`]'s can be matched).
+    #[error("signature {index}: TCP option kind {kind} has no fixed length")]
+    Kind {
+        /// Position in the list.
+        index: usize,
+        /// The kind.
+        kind: u8,
+    },
+    /// EOL is not the layout's last kind, or `eol_pad` is set without it.
+    #[error("signature {index}: EOL must be the last option kind, and padding needs it")]
+    Eol {
+        /// Position in the list.
+        index: usize,
+    },
+    /// The layout spans more than [`P0F_MAX_OLEN`] bytes of options, or a
+    /// number that is not a multiple of 4 (no TCP header has it).
+    #[error(
+        "signature {index}: layout spans {len} option bytes, not a multiple of 4 up to {P0F_MAX_OLEN}"
+    )]
+    OptionBytes {
+        /// Position in the list.
+        index: usize,
+        /// The bytes it spans.
+        len: usize,
+    },
+    /// More than [`P0F_LAYOUT_SIGS`] signatures share a layout.
+    #[error("signature {index}: more than {P0F_LAYOUT_SIGS} signatures with this option layout")]
     BucketFull {
         /// Position in the list of the first one that does not fit.
         index: usize,
     },
-    /// More than [`P0F_MAX_LAYOUTS`] distinct layouts.
-    #[error("signature {index}: more than {P0F_MAX_LAYOUTS} distinct option layouts")]
+    /// More than [`P0F_OLEN_LAYOUTS`] distinct layouts span the same number
+    /// of option bytes.
+    #[error(
+        "signature {index}: more than {P0F_OLEN_LAYOUTS} distinct layouts of {olen} option bytes"
+    )]
     TooManyLayouts {
         /// Position in the list of the first one that does not fit.
         index: usize,
+        /// The option bytes they span.
+        olen: usize,
     },
 }
 
-/// One entry of the p0f filter's map: a `struct p0f_layout` key and its
-/// `struct p0f_bucket` ([`P0F_BUCKET_SIZE`] bytes).
-pub type P0fEntry = ([u8; 32], Vec<u8>);
+/// A layout as `filters/p0f.c` matches it: the option bytes it fixes (kinds
+/// and lengths) and where its values are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct OptionTemplate {
+    /// Bytes of options spanned.
+    olen: usize,
+    want: [u8; P0F_MAX_OLEN],
+    mask: [u8; P0F_MAX_OLEN],
+    /// Offset of the last MSS, window-scale and timestamp option, 0xFF for
+    /// none.
+    at: [u8; 3],
+}
 
-/// The p0f filter's map entries for `sigs`, tried in list order: one
-/// (`struct p0f_layout`, `struct p0f_bucket`) pair per distinct option
-/// layout, its signatures in list order. Signatures of different layouts
-/// never match the same SYN, so this keeps p0f's first-match rule.
-///
-/// # Errors
-/// A layout longer than 24 kinds, more than 16 signatures of one layout, or
-/// more than 256 layouts.
-pub fn p0f_table(sigs: &[P0fSig]) -> Result<Vec<P0fEntry>, P0fTableError> {
-    let mut table: Vec<P0fEntry> = Vec::new();
-    for (index, s) in sigs.iter().enumerate() {
-        if s.layout.len() > P0F_MAX_OPTS {
+impl OptionTemplate {
+    /// The template of `sig`'s layout (`index` is its position, for errors).
+    fn of(sig: &P0fSig, index: usize) -> Result<Self, P0fTableError> {
+        if sig.layout.len() > P0F_MAX_OPTS {
             return Err(P0fTableError::LayoutTooLong {
                 index,
-                len: s.layout.len(),
+                len: sig.layout.len(),
             });
         }
-        let key = s.layout_key();
-        let at = match table.iter().position(|(k, _)| *k == key) {
-            Some(at) => at,
+        let mut t = Self {
+            olen: 0,
+            want: [0; P0F_MAX_OLEN],
+            mask: [0; P0F_MAX_OLEN],
+            at: [0xFF; 3],
+        };
+        let mut eol = false;
+        for &kind in &sig.layout {
+            if eol {
+                return Err(P0fTableError::Eol { index });
+            }
+            // The option's length, and which value slot it fills.
+            let (len, slot) = match kind {
+                opt_kind::EOL | opt_kind::NOP => (1, None),
+                opt_kind::MSS => (4, Some(0)),
+                opt_kind::WS => (3, Some(1)),
+                opt_kind::SOK => (2, None),
+                opt_kind::TS => (10, Some(2)),
+                _ => return Err(P0fTableError::Kind { index, kind }),
+            };
+            let off = t.olen;
+            t.olen += len;
+            eol = kind == opt_kind::EOL;
+            if t.olen > P0F_MAX_OLEN {
+                continue; // reported below, with the whole length
+            }
+            t.want[off] = kind;
+            t.mask[off] = 0xFF;
+            if len > 1 {
+                // `len` is at most 10: the length byte.
+                t.want[off + 1] = len as u8;
+                t.mask[off + 1] = 0xFF;
+            }
+            if let Some(i) = slot {
+                // `off` is below 40.
+                t.at[i] = off as u8;
+            }
+        }
+        if sig.eol_pad != 0 && !eol {
+            return Err(P0fTableError::Eol { index });
+        }
+        t.olen += usize::from(sig.eol_pad);
+        if t.olen > P0F_MAX_OLEN || !t.olen.is_multiple_of(4) {
+            return Err(P0fTableError::OptionBytes { index, len: t.olen });
+        }
+        Ok(t)
+    }
+
+    /// Bytes 0..88 of `struct p0f_layout` (want, mask, the value offsets; `n`
+    /// and the padding zero).
+    fn to_bytes(&self) -> [u8; 88] {
+        let mut b = [0u8; 88];
+        b[..P0F_MAX_OLEN].copy_from_slice(&self.want);
+        b[P0F_MAX_OLEN..2 * P0F_MAX_OLEN].copy_from_slice(&self.mask);
+        b[80..83].copy_from_slice(&self.at);
+        b
+    }
+}
+
+/// One entry of the p0f filter's map: the index (option bytes / 4, as a
+/// little-endian u32) and its `struct p0f_bucket` ([`P0F_BUCKET_SIZE`]
+/// bytes).
+pub type P0fEntry = ([u8; 4], Vec<u8>);
+
+/// The p0f filter's map for `sigs`, tried in list order: all
+/// [`P0F_BUCKETS`] entries, one per option length (so that writing them
+/// replaces whatever was there), each holding the distinct layouts of that
+/// length in order of first appearance, and each layout its signatures in
+/// list order. Signatures of different layouts never match the same SYN, so
+/// this keeps p0f's first-match rule.
+///
+/// # Errors
+/// A layout the filter cannot match ([`P0fTableError`]), more than 16
+/// signatures of one layout, or more than 8 layouts of one length.
+pub fn p0f_table(sigs: &[P0fSig]) -> Result<Vec<P0fEntry>, P0fTableError> {
+    let mut buckets = vec![vec![0u8; P0F_BUCKET_SIZE]; P0F_BUCKETS];
+    // Per option length, the templates placed so far, in bucket order.
+    let mut placed: Vec<Vec<OptionTemplate>> = vec![Vec::new(); P0F_BUCKETS];
+    for (index, s) in sigs.iter().enumerate() {
+        let t = OptionTemplate::of(s, index)?;
+        let olen = t.olen;
+        let layouts = &mut placed[olen / 4];
+        let bucket = &mut buckets[olen / 4];
+        let j = match layouts.iter().position(|p| *p == t) {
+            Some(j) => j,
             None => {
-                if table.len() == P0F_MAX_LAYOUTS {
-                    return Err(P0fTableError::TooManyLayouts { index });
+                if layouts.len() == P0F_OLEN_LAYOUTS {
+                    return Err(P0fTableError::TooManyLayouts { index, olen });
                 }
-                table.push((key, vec![0u8; P0F_BUCKET_SIZE]));
-                table.len() - 1
+                let at = 8 + layouts.len() * P0F_LAYOUT_SIZE;
+                bucket[at..at + 88].copy_from_slice(&t.to_bytes());
+                layouts.push(t);
+                bucket[0] += 1;
+                layouts.len() - 1
             }
         };
-        let bucket = &mut table[at].1;
-        let n = usize::from(bucket[0]);
-        if n == P0F_BUCKET_SIGS {
+        let lay = 8 + j * P0F_LAYOUT_SIZE;
+        let n = usize::from(bucket[lay + 83]);
+        if n == P0F_LAYOUT_SIGS {
             return Err(P0fTableError::BucketFull { index });
         }
-        bucket[8 + 24 * n..8 + 24 * (n + 1)].copy_from_slice(&s.to_bytes());
-        bucket[0] += 1;
+        let at = lay + 88 + 24 * n;
+        bucket[at..at + 24].copy_from_slice(&s.to_bytes());
+        bucket[lay + 83] += 1;
     }
-    Ok(table)
+    Ok(buckets
+        .into_iter()
+        .enumerate()
+        .map(|(i, b)| ((i as u32).to_le_bytes(), b))
+        .collect())
 }
 
 /// The secure edge's settings.
@@ -285,7 +422,7 @@ pub struct SecureEdge {
     pub inside: u32,
     /// Program ids: conntrack, p0f, ratelimit.
     pub prog_ids: [u32; 3],
-    /// p0f signatures, tried in order (at most 16 per option layout).
+    /// p0f signatures, tried in order (see [`p0f_table`] for the limits).
     pub signatures: Vec<P0fSig>,
     /// Packets per second each outside source may send.
     pub rate: u64,
@@ -420,54 +557,141 @@ mod tests {
         }
     }
 
+    /// Entry `olen / 4`'s layout `j`: its 88 template bytes, its signature
+    /// count and its signatures' bytes.
+    fn layout(t: &[P0fEntry], olen: usize, j: usize) -> (&[u8], u8, &[u8]) {
+        let (k, b) = &t[olen / 4];
+        assert_eq!(*k, ((olen / 4) as u32).to_le_bytes());
+        let l = &b[8 + j * P0F_LAYOUT_SIZE..8 + (j + 1) * P0F_LAYOUT_SIZE];
+        (&l[..88], l[83], &l[88..])
+    }
+
     #[test]
-    fn signatures_are_bucketed_by_layout_in_order() {
+    fn signatures_are_bucketed_by_length_and_layout_in_order() {
+        use opt_kind::{EOL, MSS, NOP, SOK, TS, WS};
         let linux = P0fSig {
             flags: sig_flags::ANY_MSS,
-            layout: vec![2, 4, 8, 1, 3],
+            layout: vec![MSS, SOK, TS, NOP, WS],
             ..P0fSig::nmap()
         };
-        let sigs = [P0fSig::nmap(), linux.clone(), P0fSig::hping3(), linux];
+        let bsd = P0fSig {
+            layout: vec![MSS, NOP, WS, SOK, TS],
+            ..linux.clone()
+        };
+        let sigs = [
+            P0fSig::nmap(),
+            linux.clone(),
+            P0fSig::hping3(),
+            bsd.clone(),
+            linux,
+        ];
         let t = p0f_table(&sigs).unwrap();
-        assert_eq!(t.len(), 3);
-        let (k, b) = &t[1];
-        assert_eq!(&k[..5], &[2, 4, 8, 1, 3]);
-        assert_eq!(k[24], 5, "n_opts");
-        assert!(k[5..24].iter().chain(&k[25..]).all(|&b| b == 0));
-        // Two signatures, in list order.
-        assert_eq!(&b[..8], &[2, 0, 0, 0, 0, 0, 0, 0]);
-        assert_eq!(b.len(), P0F_BUCKET_SIZE);
-        assert_eq!(&b[8..32], &sigs[1].to_bytes());
-        assert_eq!(&b[32..56], &sigs[3].to_bytes());
-        assert!(b[56..].iter().all(|&x| x == 0));
-        assert_eq!(t[0].0, sigs[0].layout_key());
-        assert_eq!(&t[0].1[..8], &[1, 0, 0, 0, 0, 0, 0, 0]);
-        assert_eq!(&t[0].1[8..32], &P0fSig::nmap().to_bytes());
-        assert_eq!(t[2].0, [0; 32]);
+        assert_eq!(t.len(), P0F_BUCKETS);
+        for (i, (k, b)) in t.iter().enumerate() {
+            assert_eq!(*k, (i as u32).to_le_bytes());
+            assert_eq!(b.len(), P0F_BUCKET_SIZE);
+            let n = match i {
+                0 | 1 => 1,
+                5 => 2,
+                _ => 0,
+            };
+            assert_eq!(&b[..8], &[n, 0, 0, 0, 0, 0, 0, 0], "entry {i}");
+        }
+        // 20 bytes: Linux's layout first, its two signatures in order,
+        // then FreeBSD's.
+        let (tmpl, n, s) = layout(&t, 20, 0);
+        let mut want = [0u8; 40];
+        want[..20].copy_from_slice(&[2, 4, 0, 0, 4, 2, 8, 10, 0, 0, 0, 0, 0, 0, 0, 0, 1, 3, 3, 0]);
+        let mut mask = [0u8; 40];
+        mask[..20].copy_from_slice(&[
+            255, 255, 0, 0, 255, 255, 255, 255, 0, 0, 0, 0, 0, 0, 0, 0, 255, 255, 255, 0,
+        ]);
+        assert_eq!(&tmpl[..40], &want);
+        assert_eq!(&tmpl[40..80], &mask);
+        // MSS at 0, window scale at 17, timestamps at 6; n; padding.
+        assert_eq!(&tmpl[80..88], &[0, 17, 6, 2, 0, 0, 0, 0]);
+        assert_eq!(n, 2);
+        assert_eq!(&s[..24], &sigs[1].to_bytes());
+        assert_eq!(&s[24..48], &sigs[4].to_bytes());
+        assert!(s[48..].iter().all(|&x| x == 0));
+        let (tmpl, n, s) = layout(&t, 20, 1);
+        assert_eq!(
+            &tmpl[..20],
+            &[2, 4, 0, 0, 1, 3, 3, 0, 4, 2, 8, 10, 0, 0, 0, 0, 0, 0, 0, 0]
+        );
+        assert_eq!(&tmpl[80..84], &[0, 5, 10, 1]);
+        assert_eq!((n, &s[..24]), (1, &sigs[3].to_bytes()[..]));
+        // nmap's mss alone (4 bytes); hping3's no options: a layout whose
+        // mask is all zero, and no values.
+        let (tmpl, _, s) = layout(&t, 4, 0);
+        assert_eq!(&tmpl[..4], &[2, 4, 0, 0]);
+        assert_eq!(&tmpl[40..44], &[255, 255, 0, 0]);
+        assert_eq!(&s[..24], &P0fSig::nmap().to_bytes());
+        let (tmpl, n, _) = layout(&t, 0, 0);
+        assert!(tmpl[..80].iter().all(|&x| x == 0));
+        assert_eq!((&tmpl[80..84], n), (&[255, 255, 255, 1][..], 1));
+        // EOL and its padding (macOS's mss,nop,ws,nop,nop,ts,sok,eol+1):
+        // the padding is not compared.
+        let mac = P0fSig {
+            layout: vec![MSS, NOP, WS, NOP, NOP, TS, SOK, EOL],
+            eol_pad: 1,
+            ..P0fSig::nmap()
+        };
+        let t = p0f_table(std::slice::from_ref(&mac)).unwrap();
+        let (tmpl, _, _) = layout(&t, 24, 0);
+        assert_eq!(tmpl[22], 0);
+        assert_eq!(&tmpl[62..64], &[255, 0]);
+        assert_eq!(&tmpl[80..83], &[0, 5, 10]);
+    }
 
-        let many = vec![P0fSig::nmap(); P0F_BUCKET_SIGS + 1];
+    #[test]
+    fn tables_that_cannot_be_matched_are_refused() {
+        use opt_kind::{EOL, MSS, NOP};
+        let with = |layout: Vec<u8>, eol_pad: u8| P0fSig {
+            layout,
+            eol_pad,
+            ..P0fSig::nmap()
+        };
+        // Each after a good signature: the error names the bad one.
+        use P0fTableError::{Eol, Kind, LayoutTooLong, OptionBytes};
+        let cases = [
+            (with(vec![NOP; 25], 0), LayoutTooLong { index: 1, len: 25 }),
+            (with(vec![MSS, 5], 0), Kind { index: 1, kind: 5 }),
+            (with(vec![EOL, NOP, NOP, NOP], 0), Eol { index: 1 }),
+            (with(vec![NOP, NOP, NOP, NOP], 1), Eol { index: 1 }),
+            (with(vec![MSS, NOP], 0), OptionBytes { index: 1, len: 5 }),
+            (with(vec![MSS, EOL], 36), OptionBytes { index: 1, len: 41 }),
+            (
+                with(vec![opt_kind::TS; 5], 0),
+                OptionBytes { index: 1, len: 50 },
+            ),
+        ];
+        for (sig, err) in cases {
+            assert_eq!(p0f_table(&[P0fSig::hping3(), sig]), Err(err));
+        }
+        let many = vec![P0fSig::nmap(); P0F_LAYOUT_SIGS + 1];
         assert_eq!(
             p0f_table(&many),
             Err(P0fTableError::BucketFull { index: 16 })
         );
-        let long = P0fSig {
-            layout: vec![1; 25],
-            ..P0fSig::nmap()
-        };
+        // Nine distinct 8-byte layouts (two NOPs, then options in some
+        // order, or NOPs).
+        let eight = [
+            vec![MSS, NOP, NOP, NOP, NOP],
+            vec![NOP, MSS, NOP, NOP, NOP],
+            vec![NOP, NOP, MSS, NOP, NOP],
+            vec![NOP, NOP, NOP, MSS, NOP],
+            vec![NOP, NOP, NOP, NOP, MSS],
+            vec![NOP; 8],
+            vec![MSS, MSS],
+            vec![opt_kind::SOK, opt_kind::SOK, opt_kind::SOK, opt_kind::SOK],
+            vec![MSS, opt_kind::SOK, opt_kind::SOK],
+        ];
+        let sigs: Vec<P0fSig> = eight.into_iter().map(|l| with(l, 0)).collect();
+        assert!(p0f_table(&sigs[..8]).is_ok());
         assert_eq!(
-            p0f_table(&[long]),
-            Err(P0fTableError::LayoutTooLong { index: 0, len: 25 })
-        );
-        let layouts: Vec<P0fSig> = (0..=P0F_MAX_LAYOUTS)
-            .map(|i| P0fSig {
-                layout: vec![1; i % 24 + 1],
-                eol_pad: (i / 24) as u8,
-                ..P0fSig::nmap()
-            })
-            .collect();
-        assert_eq!(
-            p0f_table(&layouts),
-            Err(P0fTableError::TooManyLayouts { index: 256 })
+            p0f_table(&sigs),
+            Err(P0fTableError::TooManyLayouts { index: 8, olen: 8 })
         );
     }
 

@@ -157,18 +157,34 @@ fn tcp4(src: [u8; 4], sport: u16, flags: u8, window: u16, options: &[u8], ttl: u
     f
 }
 
-/// A p0f map entry (the layout key and signature bucket of `p0f.c`): one
-/// tool signature for the option layout `layout`, any IP version, TTL,
-/// window, MSS, window scale and quirks.
-fn p0f_tool_sig(layout: &[u8]) -> (Vec<u8>, Vec<u8>) {
-    let mut key = vec![0u8; 32];
-    key[..layout.len()].copy_from_slice(layout);
-    key[24] = layout.len() as u8;
-    let mut bucket = vec![1, 0, 0, 0, 0, 0, 0, 0];
-    bucket.extend_from_slice(&[0; 16]); // want, mask: nothing compared
-    bucket.extend_from_slice(&[1, 1, 255, 0, 0, 0, 0, 0]); // tool, TTL 1–255
-    bucket.resize(8 + 16 * 24, 0);
-    (key, bucket)
+/// The p0f map's entries for tool signatures of the option layouts
+/// `layouts`, each with any IP version, TTL, window, MSS, window scale and
+/// quirks.
+fn p0f_tool_sigs(layouts: &[&[u8]]) -> Vec<(Vec<u8>, Vec<u8>)> {
+    use controller_examples::secure_edge::{P0fSig, p0f_table, sig_flags, win_type};
+    let any = sig_flags::TOOL | sig_flags::ANY_MSS | sig_flags::ANY_WSCALE | sig_flags::ANY_OLEN;
+    let sigs: Vec<P0fSig> = layouts
+        .iter()
+        .map(|l| P0fSig {
+            flags: any,
+            ip_ver: 0,
+            ttl: (1, 255),
+            ip_olen: 0,
+            wscale: 0,
+            win_type: win_type::ANY,
+            win: 0,
+            mss: 0,
+            quirks: 0,
+            quirk_mask: 0,
+            layout: l.to_vec(),
+            eol_pad: 0,
+        })
+        .collect();
+    p0f_table(&sigs)
+        .unwrap()
+        .into_iter()
+        .map(|(k, v)| (k.to_vec(), v))
+        .collect()
 }
 
 fn frames() -> Vec<Vec<u8>> {
@@ -225,7 +241,7 @@ fn paper_filters_run_jit_compiled_and_agree_with_the_interpreter() {
                 cfg.extend_from_slice(&3u64.to_le_bytes());
                 vec![(0u32.to_le_bytes().to_vec(), cfg)]
             }
-            "p0f" => vec![p0f_tool_sig(&[]), p0f_tool_sig(&[2, 4, 8, 1, 3])],
+            "p0f" => p0f_tool_sigs(&[&[], &[2, 4, 8, 1, 3]]),
             _ => vec![],
         };
         for (k, v) in &setup {

@@ -281,7 +281,7 @@ fn objects_load_and_verify() {
         ),
         (
             "p0f",
-            vec![map_def("p0f_signatures", MapType::Hash, 32, 392, 256)],
+            vec![map_def("p0f_signatures", MapType::Array, 4, 3784, 11)],
         ),
         (
             "ratelimit",
@@ -657,7 +657,6 @@ const Q_PUSH: u16 = 0x0400;
 const Q_OPT_ZERO_TS1: u16 = 0x0800;
 const Q_OPT_NZ_TS2: u16 = 0x1000;
 const Q_OPT_EXWS: u16 = 0x2000;
-const Q_OPT_BAD: u16 = 0x4000;
 
 const OPT_EOL: u8 = 0;
 const OPT_NOP: u8 = 1;
@@ -667,8 +666,9 @@ const OPT_SOK: u8 = 4;
 const OPT_TS: u8 = 8;
 
 /// A p0f signature in p0f's terms; `bytes` and `install` encode it as
-/// p0f.c documents (a bucket of 24-byte `struct p0f_sig` per 32-byte
-/// `struct p0f_layout` key, integers little-endian).
+/// p0f.c documents (per option length / 4, a `struct p0f_bucket` of
+/// `struct p0f_layout`s, each an option-byte template and its 24-byte
+/// `struct p0f_sig`s, integers little-endian).
 #[derive(Clone)]
 struct Sig {
     flags: u8,
@@ -731,14 +731,43 @@ impl Sig {
         b
     }
 
-    /// `struct p0f_layout`: the kinds, their number, the EOL padding.
-    fn key(&self) -> Vec<u8> {
-        assert!(self.layout.len() <= 24);
-        let mut k = vec![0u8; 32];
-        k[..self.layout.len()].copy_from_slice(&self.layout);
-        k[24] = u8::try_from(self.layout.len()).unwrap();
-        k[25] = self.eol_pad;
-        k
+    /// The option bytes the layout spans, and the first 88 bytes of its
+    /// `struct p0f_layout`: `want` and `mask` over the option bytes (each
+    /// kind and length byte fixed, values and EOL padding free), where the
+    /// last MSS, window scale and timestamps start (0xFF: none), then `n`
+    /// (0 here) and padding. A layout spanning a number of bytes that is not
+    /// a multiple of 4 fits no TCP header: `install` leaves it out.
+    fn template(&self) -> (usize, Vec<u8>) {
+        let (mut want, mut mask) = (vec![0u8; 40], vec![0u8; 40]);
+        let mut at = [0xFFu8; 3];
+        let mut off = 0;
+        for &kind in &self.layout {
+            let len = match kind {
+                OPT_EOL | OPT_NOP => 1,
+                OPT_SOK => 2,
+                OPT_WS => 3,
+                OPT_MSS => 4,
+                OPT_TS => 10,
+                _ => panic!("kind {kind} has no fixed length"),
+            };
+            want[off] = kind;
+            mask[off] = 0xFF;
+            if len > 1 {
+                want[off + 1] = len;
+                mask[off + 1] = 0xFF;
+            }
+            let slot = [OPT_MSS, OPT_WS, OPT_TS].iter().position(|&k| k == kind);
+            if let Some(i) = slot {
+                at[i] = u8::try_from(off).unwrap();
+            }
+            off += usize::from(len);
+        }
+        off += usize::from(self.eol_pad);
+        assert!(off <= 40, "{off} option bytes");
+        want.extend_from_slice(&mask);
+        want.extend_from_slice(&at);
+        want.resize(88, 0);
+        (off, want)
     }
 }
 
@@ -801,30 +830,70 @@ fn sig_nmap() -> Sig {
 /// An edit of a signature (the field-by-field mismatch test).
 type SigChange = fn(&mut Sig);
 
-/// A `struct p0f_bucket`: `n`, seven zero bytes, then the signatures.
-fn bucket(sigs: &[Vec<u8>], n: u8) -> Vec<u8> {
-    let mut b = vec![n, 0, 0, 0, 0, 0, 0, 0];
+/// A `struct p0f_layout`: the template (88 bytes, `n` at 83), then the
+/// signatures, zero up to sixteen.
+fn layout(template: &[u8], sigs: &[Vec<u8>], n: u8) -> Vec<u8> {
+    let mut l = template.to_vec();
+    l[83] = n;
     for s in sigs {
-        b.extend_from_slice(s);
+        l.extend_from_slice(s);
     }
-    b.resize(8 + 16 * 24, 0);
+    l.resize(88 + 16 * 24, 0);
+    l
+}
+
+/// A `struct p0f_bucket`: `n`, seven zero bytes, then the layouts, zero up
+/// to eight.
+fn bucket(layouts: &[Vec<u8>], n: u8) -> Vec<u8> {
+    let mut b = vec![n, 0, 0, 0, 0, 0, 0, 0];
+    for l in layouts {
+        b.extend_from_slice(l);
+    }
+    b.resize(8 + 8 * 472, 0);
     b
 }
 
-/// Installs `sigs`, tried in order: one bucket per layout.
+/// A layout `install` writes: the option bytes it spans, its template and
+/// its signatures.
+struct Layout {
+    olen: usize,
+    template: Vec<u8>,
+    sigs: Vec<Vec<u8>>,
+}
+
+/// Installs `sigs`, tried in order: per option length, its layouts in
+/// order of first appearance, each with its signatures.
 fn install(f: &Filter, sigs: &[Sig]) {
-    let mut buckets: Vec<(Vec<u8>, Vec<Vec<u8>>)> = Vec::new();
+    let mut layouts: Vec<Layout> = Vec::new();
     for s in sigs {
-        let key = s.key();
-        match buckets.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, list)) => list.push(s.bytes()),
-            None => buckets.push((key, vec![s.bytes()])),
+        let (olen, template) = s.template();
+        if !olen.is_multiple_of(4) {
+            continue;
+        }
+        match layouts
+            .iter_mut()
+            .find(|l| l.olen == olen && l.template == template)
+        {
+            Some(l) => l.sigs.push(s.bytes()),
+            None => layouts.push(Layout {
+                olen,
+                template,
+                sigs: vec![s.bytes()],
+            }),
         }
     }
-    for (key, list) in buckets {
-        let n = u8::try_from(list.len()).unwrap();
+    for olen in (0..=40).step_by(4) {
+        let ls: Vec<Vec<u8>> = layouts
+            .iter()
+            .filter(|l| l.olen == olen)
+            .map(|l| layout(&l.template, &l.sigs, u8::try_from(l.sigs.len()).unwrap()))
+            .collect();
+        if ls.is_empty() {
+            continue;
+        }
+        let key = u32::try_from(olen / 4).unwrap().to_le_bytes();
         f.map(0)
-            .update_from_controller(&key, &bucket(&list, n), 0)
+            .update_from_controller(&key, &bucket(&ls, u8::try_from(ls.len()).unwrap()), 0)
             .expect("install signatures");
     }
 }
@@ -902,7 +971,7 @@ fn p0f_linux_syn_is_not_a_tool() {
         ("ip_ver", |s| s.ip_ver = 6),
         ("window multiple", |s| s.win = 4),
         ("layout", |s| s.layout.swap(1, 2)),
-        ("layout length", |s| s.layout.push(OPT_NOP)),
+        ("layout length", |s| s.layout.extend([OPT_NOP; 4])),
         ("quirks", |s| s.quirks = Q_DF),
         ("mss", |s| {
             s.flags &= !SIG_ANY_MSS;
@@ -912,7 +981,10 @@ fn p0f_linux_syn_is_not_a_tool() {
             s.flags &= !SIG_ANY_WSCALE;
             s.wscale = 6;
         }),
-        ("eol padding", |s| s.eol_pad = 1),
+        ("eol padding", |s| {
+            s.layout.push(OPT_EOL);
+            s.eol_pad = 3;
+        }),
         ("ip options length", |s| s.ip_olen = 4),
     ];
     for (what, change) in variants {
@@ -974,34 +1046,50 @@ fn p0f_hping3_and_nmap_syns_are_tools() {
         .collect();
     sigs.push(sig_hping3());
     assert_eq!(p0f_with(&sigs).run(&hping3_syn()), 1);
-    // Only the first `n` signatures of a bucket are tried, and never more
-    // than 16 whatever `n` says.
+    // Only the first `n` signatures of a layout are tried, and never more
+    // than 16 whatever `n` says; likewise the first `n` layouts of an
+    // option length, never more than 8.
     let tool = sig_hping3().bytes();
-    let key = sig_hping3().key();
-    for (n, want) in [(0, 0), (1, 1), (16, 1), (17, 1), (255, 1)] {
-        let mut f = Filter::load("p0f");
+    let (_, hping) = sig_hping3().template();
+    let entry = |layouts: &[Vec<u8>], n: u8, key: u32| {
+        let f = Filter::load("p0f");
         f.map(0)
-            .update_from_controller(&key, &bucket(std::slice::from_ref(&tool), n), 0)
+            .update_from_controller(&key.to_le_bytes(), &bucket(layouts, n), 0)
             .unwrap();
-        assert_eq!(f.run(&hping3_syn()), want, "n = {n}");
+        f
+    };
+    for (n, want) in [(0, 0), (1, 1), (16, 1), (17, 1), (255, 1)] {
+        let one = layout(&hping, std::slice::from_ref(&tool), n);
+        assert_eq!(entry(&[one], 1, 0).run(&hping3_syn()), want, "n = {n}");
     }
     let mut late = vec![sig_linux().bytes(); 16];
-    late[15] = tool;
+    late[15] = tool.clone();
     for (n, want) in [(15, 0), (16, 1), (200, 1)] {
-        let mut f = Filter::load("p0f");
-        f.map(0)
-            .update_from_controller(&key, &bucket(&late, n), 0)
-            .unwrap();
-        assert_eq!(f.run(&hping3_syn()), want, "n = {n}");
+        let l = layout(&hping, &late, n);
+        assert_eq!(entry(&[l], 1, 0).run(&hping3_syn()), want, "n = {n}");
     }
-    // Another layout's bucket is not consulted.
-    let mut f = Filter::load("p0f");
-    let mut other = key.clone();
-    other[25] = 1;
-    f.map(0)
-        .update_from_controller(&other, &bucket(&[sig_hping3().bytes()], 1), 0)
-        .unwrap();
-    assert_eq!(f.run(&hping3_syn()), 0);
+    // Layouts (of nmap's 4-byte mss): the tool's is the eighth, after
+    // seven of four NOPs.
+    let nmap = sig_nmap().bytes();
+    let (_, mss) = sig_nmap().template();
+    let nops = Sig {
+        layout: vec![OPT_NOP; 4],
+        ..sig_nmap()
+    }
+    .template()
+    .1;
+    let mut ls = vec![layout(&nops, std::slice::from_ref(&nmap), 1); 7];
+    ls.push(layout(&mss, std::slice::from_ref(&nmap), 1));
+    for (n, want) in [(0, 0), (7, 0), (8, 1), (9, 1), (255, 1)] {
+        assert_eq!(entry(&ls, n, 1).run(&nmap_syn()), want, "n = {n}");
+    }
+    // The first layout whose bytes match decides, even when none of its
+    // signatures matches.
+    ls[0] = layout(&mss, &[sig_linux().bytes()], 1);
+    assert_eq!(entry(&ls, 8, 1).run(&nmap_syn()), 0);
+    // Another option length's entry is not consulted.
+    let one = layout(&hping, std::slice::from_ref(&tool), 1);
+    assert_eq!(entry(&[one], 1, 1).run(&hping3_syn()), 0);
 }
 
 #[test]
@@ -1060,62 +1148,71 @@ fn p0f_truncated_and_malformed_options() {
     t.doff = Some(4);
     assert_eq!(f.run(&syn4(Ip4::default(), &t)), 0);
 
-    // Malformed option lengths set the "bad" quirk and stop the parse.
-    let bad_sig = |layout: Vec<u8>| Sig {
-        flags: SIG_TOOL | SIG_ANY_MSS | SIG_ANY_WSCALE,
-        ip_ver: 4,
+    // A SYN whose options are malformed has no layout: no signature
+    // matches it, whatever the layout of its well-formed prefix or what
+    // its bytes would be if the lengths were right.
+    let any = |layout: Vec<u8>| Sig {
+        flags: SIG_TOOL | SIG_ANY_MSS | SIG_ANY_WSCALE | SIG_ANY_OLEN,
+        ip_ver: 0,
         ttl: (1, 255),
         ip_olen: 0,
         wscale: 0,
         win_type: WIN_ANY,
         win: 0,
         mss: 0,
-        quirks: Q_OPT_BAD,
-        quirk_mask: Q_OPT_BAD,
+        quirks: 0,
+        quirk_mask: 0,
         layout,
         eol_pad: 0,
     };
-    let cases: Vec<(&str, Vec<u8>, Vec<u8>)> = vec![
+    // (what, options, layouts tried)
+    type Case = (&'static str, Vec<u8>, Vec<Vec<u8>>);
+    let cases: Vec<Case> = vec![
         (
             "length 0",
             vec![OPT_MSS, 4, 5, 180, OPT_WS, 0, 0, 0],
-            vec![OPT_MSS, OPT_WS],
+            vec![vec![OPT_MSS, OPT_WS, OPT_NOP]],
         ),
-        ("length 1", vec![OPT_SOK, 1, 0, 0], vec![OPT_SOK]),
+        (
+            "length 1",
+            vec![OPT_SOK, 1, 0, 0],
+            vec![vec![OPT_SOK, OPT_EOL, OPT_EOL]],
+        ),
         (
             "past the end",
             vec![OPT_NOP, OPT_TS, 10, 0],
-            vec![OPT_NOP, OPT_TS],
+            vec![vec![OPT_NOP, OPT_NOP, OPT_NOP, OPT_NOP]],
         ),
         (
             "wrong mss length",
             vec![OPT_MSS, 3, 5, OPT_NOP],
-            vec![OPT_MSS, OPT_NOP],
+            vec![vec![OPT_MSS], vec![OPT_NOP; 4]],
         ),
-        ("wrong ws length", vec![OPT_WS, 4, 7, 0], vec![OPT_WS]),
-        // 40 bytes of NOPs: more options than the parser's 24 slots.
-        ("too many", vec![OPT_NOP; 40], vec![OPT_NOP; 24]),
+        (
+            "wrong ws length",
+            vec![OPT_WS, 4, 7, 0],
+            vec![vec![OPT_WS, OPT_EOL]],
+        ),
     ];
-    for (what, opts, layout) in cases {
+    for (what, opts, layouts) in cases {
         let mut t = Tcp::new(1, 2, SYN);
         t.options = opts;
         let frame = syn4(Ip4::default(), &t);
-        assert_eq!(
-            p0f_with(&[bad_sig(layout.clone())]).run(&frame),
-            1,
-            "{what}"
-        );
-        let mut good = bad_sig(layout);
-        good.quirks = 0;
-        assert_eq!(p0f_with(&[good]).run(&frame), 0, "{what} is not bad?");
+        let sigs: Vec<Sig> = layouts.into_iter().map(any).collect();
+        assert_eq!(p0f_with(&sigs).run(&frame), 0, "{what}");
+        // The same signatures, on the SYN without options, do match: the
+        // layouts were tried.
+        let mut none = sigs.clone();
+        none.push(any(vec![]));
+        t.options.clear();
+        assert_eq!(p0f_with(&none).run(&syn4(Ip4::default(), &t)), 1, "{what}");
     }
-    // 24 NOPs are fine (exactly the limit, then the option space ends).
+    // 24 NOPs are a layout like any other.
     let mut t = Tcp::new(1, 2, SYN);
     t.options = vec![OPT_NOP; 24];
     let frame = syn4(Ip4::default(), &t);
-    let mut good = bad_sig(vec![OPT_NOP; 24]);
-    good.quirks = 0;
-    assert_eq!(p0f_with(&[good]).run(&frame), 1);
+    assert_eq!(p0f_with(&[any(vec![OPT_NOP; 24])]).run(&frame), 1);
+    assert_eq!(p0f_with(&[any(vec![OPT_NOP; 20])]).run(&frame), 0);
 }
 
 #[test]
