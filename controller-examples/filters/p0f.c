@@ -187,10 +187,21 @@ OKO_MAP(p0f_signatures, BPF_MAP_TYPE_ARRAY, u32, struct p0f_bucket, P0F_OPT_WORD
 		}                                                              \
 	} while (0)
 
-/* The window rules that the fingerprint word cannot express. */
-OKO_INLINE int win_matches(const struct p0f_sig *s, u64 win, u64 mss, u64 mtu_hdr)
+/*
+ * The window rules that the fingerprint word cannot express. The window, the
+ * MSS and the IP version are read back from the word.
+ */
+OKO_INLINE int win_matches(const struct p0f_sig *s, u64 word)
 {
 	u64 mult = s->win;
+	u64 win, mss, mtu_hdr;
+
+	/* Computed here, on the rare path, not hoisted out of the loop. */
+	asm volatile("" : "+r"(word));
+	win = word >> FP_WIN & 0xFFFF;
+	mss = word >> FP_MSS & 0xFFFF;
+	/* The MTU is the MSS plus the IPv4 or IPv6 and TCP headers. */
+	mtu_hdr = word >> FP_IPV6 & 1 ? 60 : 40;
 
 	switch (s->win_type) {
 	case WIN_ANY:
@@ -220,7 +231,7 @@ OKO_FILTER(p0f)
 	u64 buf[7]; /* the option bytes, zero past them */
 	const u8 *b = (const u8 *)buf;
 	u32 key;
-	u64 quirks, ttl, mtu_hdr, word, win, flags, olen, mss = 0, wscale = 0, at;
+	u64 quirks, ttl, word, flags, olen, at;
 	u32 doff, ihl;
 	u16 proto = oko_parse_eth(pkt, end, &l3);
 
@@ -264,7 +275,6 @@ OKO_FILTER(p0f)
 		if (frag & (IP_MF | IP_OFFMASK))
 			return 0; /* a fragment */
 		ttl = ip->ttl;
-		mtu_hdr = 40;
 		word = (u64)(ihl - sizeof(*ip)) << FP_OLEN;
 		/* DF is bit 14 of frag_off, Q_DF bit 0; RF bit 15, Q_NZ_MBZ bit 4. */
 		quirks = (frag >> 14 & 1) | (frag >> 11 & Q_NZ_MBZ);
@@ -281,7 +291,6 @@ OKO_FILTER(p0f)
 		u32 vtf = bpf_ntohl(ip6->ver_tc_flow);
 
 		ttl = ip6->hop_limit;
-		mtu_hdr = 60;
 		word = (u64)1 << FP_IPV6;
 		quirks = 0;
 		if (vtf & 0xFFFFF)
@@ -289,7 +298,6 @@ OKO_FILTER(p0f)
 		if ((vtf >> 20) & 3)
 			quirks |= Q_ECN;
 	}
-	win = bpf_ntohs(tcp->window);
 	if (flags & (TCP_ECE | TCP_CWR))
 		quirks |= Q_ECN;
 	if (!tcp->seq)
@@ -300,6 +308,7 @@ OKO_FILTER(p0f)
 		quirks |= Q_NZ_URG;
 	/* URG (0x20) becomes Q_URG (0x200), PSH (0x08) Q_PUSH (0x400). */
 	quirks |= (flags & TCP_URG) << 4 | (flags & TCP_PSH) << 7;
+	word |= quirks | (u64)bpf_ntohs(tcp->window) << FP_WIN;
 
 	/*
 	 * The option bytes as little-endian words, in a buffer the values are
@@ -367,24 +376,27 @@ next:;
 	return 0;
 
 found:
+	/* One register for the layout, not the bucket and an offset. */
+	asm volatile("" : "+r"(lay));
 	/* The layout's option values; it fixed their lengths. */
 	at = lay->mss_at;
 	if (at < NO_OPT)
-		mss = bpf_ntohs(oko_load16(b + at + 2));
+		word |= (u64)bpf_ntohs(oko_load16(b + at + 2)) << FP_MSS;
 	at = lay->ws_at;
 	if (at < NO_OPT) {
-		wscale = b[at + 2];
+		u64 wscale = b[at + 2];
+
+		word |= wscale << FP_WSCALE;
 		if (wscale > 14)
-			quirks |= Q_OPT_EXWS;
+			word |= Q_OPT_EXWS;
 	}
 	at = lay->ts_at;
 	if (at < NO_OPT) {
 		if (oko_load32(b + at + 2) == 0)
-			quirks |= Q_OPT_ZERO_TS1;
+			word |= Q_OPT_ZERO_TS1;
 		if (oko_load32(b + at + 6) != 0)
-			quirks |= Q_OPT_NZ_TS2;
+			word |= Q_OPT_NZ_TS2;
 	}
-	word |= quirks | mss << FP_MSS | win << FP_WIN | wscale << FP_WSCALE;
 
 #pragma unroll
 	for (u32 i = 0; i < P0F_LAYOUT_SIGS; i++) {
@@ -393,7 +405,7 @@ found:
 		if (i >= lay->n)
 			return 0;
 		if ((word & s->mask) == s->want && ttl >= s->ttl_min && ttl <= s->ttl_max &&
-		    win_matches(s, win, mss, mtu_hdr))
+		    win_matches(s, word))
 			return s->tool == 1;
 	}
 	return 0;

@@ -442,7 +442,7 @@ impl Gen<'_, '_> {
     #[allow(clippy::too_many_lines)]
     fn block(&mut self, func: usize, scalars: &[u8], here: usize, out: &mut Vec<Item>) {
         let main = func == 0;
-        match self.d.below(20) {
+        match self.d.below(22) {
             0..=4 => {
                 let n = 1 + self.d.below(4);
                 for _ in 0..n {
@@ -563,6 +563,32 @@ impl Gen<'_, '_> {
                 out.push(Item::Call(g));
                 self.reinit(&[1, 2, 3, 4, 5], out);
             }
+            18 => {
+                // An ALU result compared with 0 right away (the JIT reuses
+                // the ALU instruction's zero flag).
+                let dst = self.scalar(scalars);
+                let op = self
+                    .d
+                    .pick(&[alu::ADD, alu::SUB, alu::AND, alu::OR, alu::XOR]);
+                let wide = self.d.below(4) != 0;
+                let alu_cls = if wide { class::ALU64 } else { class::ALU };
+                if self.d.coin() {
+                    let src = self.scalar(scalars);
+                    out.push(ins(alu_cls | op | isa::source::X, dst, src, 0, 0));
+                } else {
+                    let imm = self.d.imm();
+                    out.push(ins(alu_cls | op, dst, 0, 0, imm));
+                }
+                let cond = self.d.pick(&[jmp::JEQ, jmp::JNE, jmp::JGT, jmp::JSET]);
+                let cls = if self.d.below(4) != 0 {
+                    class::JMP
+                } else {
+                    class::JMP32
+                };
+                let target = here + 1 + self.d.below(3);
+                out.push(Item::Jump(cls | cond, dst, 0, 0, target));
+            }
+            19 => self.stack_read_indexed(scalars, out),
             _ => {
                 let dst = self.scalar(scalars);
                 let src = self.scalar(scalars);
@@ -570,6 +596,33 @@ impl Gen<'_, '_> {
                 out.push(i);
             }
         }
+    }
+
+    /// A stack read at a variable offset, its address built as clang
+    /// builds it (`t = r10; t += imm; t += index`, which the JIT fuses).
+    fn stack_read_indexed(&mut self, scalars: &[u8], out: &mut Vec<Item>) {
+        let n = self.d.pick(&[1usize, 2, 4, 8]);
+        let dst = self.scalar(scalars);
+        let x = self.scalar(scalars);
+        // Two scratch registers other than dst and x.
+        let mut scratch = [1u8, 2, 3, 4].into_iter().filter(|r| ![dst, x].contains(r));
+        let (Some(t), Some(w)) = (scratch.next(), scratch.next()) else {
+            return;
+        };
+        // The index w = x & 15, the read at r10 - 32 + w: inside the
+        // initialised stack.
+        out.push(mov64_reg(w, x));
+        out.push(ins(class::ALU64 | alu::AND, w, 0, 0, 15));
+        out.push(mov64_reg(t, 10));
+        out.push(add64_imm(t, -32));
+        if self.d.coin() {
+            out.push(ins(class::ALU64 | alu::ADD | isa::source::X, t, w, 0, 0));
+            out.push(ins(class::LDX | mode::MEM | size_bits(n), dst, t, 0, 0));
+        } else {
+            // Without the index: a fixed offset.
+            out.push(ins(class::LDX | mode::MEM | size_bits(n), dst, t, 8, 0));
+        }
+        self.reinit(&[t, w], out);
     }
 
     /// A packet read behind a length check (on r7, or with pointers).

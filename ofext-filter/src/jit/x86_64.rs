@@ -241,7 +241,13 @@ pub(super) fn compile(insns: &[Insn], opts: &Options<'_>) -> Result<Output, Comp
                     has_calls = true;
                     Some(i64::from(i.imm))
                 } else {
-                    helper_calls = true;
+                    // An ARRAY lookup compiled inline calls nothing and
+                    // needs no context.
+                    let inline = opts
+                        .direct
+                        .binary_search_by_key(&pc, |d| d.0)
+                        .is_ok_and(|k| matches!(opts.direct[k].1, Direct::ArrayLookup { .. }));
+                    helper_calls |= !inline;
                     uses_maps |= matches!(i.imm, 1..=3);
                     None
                 }
@@ -288,6 +294,8 @@ pub(super) fn compile(insns: &[Insn], opts: &Options<'_>) -> Result<Output, Comp
         frame,
         general: opts.checked,
         n,
+        zf: None,
+        zf_in: None,
     };
     e.prologue()?;
     let mut pc = 0;
@@ -300,6 +308,16 @@ pub(super) fn compile(insns: &[Insn], opts: &Options<'_>) -> Result<Output, Comp
         if is_target[pc] {
             let mut l = e.labels[pc];
             e.place(&mut l)?;
+        }
+        // Flags left by the previous instruction hold only when it is the
+        // one executed just before (no jump lands here); checked code
+        // counts between instructions.
+        e.zf_in = e.zf.take().filter(|_| !is_target[pc] && !opts.checked);
+        if !opts.checked
+            && let Some(k) = e.fused(pc, insns, &is_target)?
+        {
+            pc += k;
+            continue;
         }
         e.insn(pc, insns)?;
         // A jump target must own at least one instruction (a label names
@@ -436,6 +454,12 @@ struct Emitter<'o> {
     /// A general trampoline is called (see [`Output::general`]).
     general: bool,
     n: usize,
+    /// The eBPF register whose 64-bit value the x86 zero flag reflects: set
+    /// by the instruction just emitted (an ADD, SUB, AND, OR or XOR), read
+    /// by the next one only (`zf_in`), unless a jump lands there.
+    zf: Option<usize>,
+    /// `zf` as the instruction being emitted found it.
+    zf_in: Option<usize>,
 }
 
 fn ctx(off: i32) -> AsmMemoryOperand {
@@ -614,6 +638,47 @@ impl Emitter<'_> {
         r.map_err(CompileError::from)
     }
 
+    /// Compiles a run of instructions starting at `pc` into fewer x86
+    /// instructions, when it is one of the address computations clang
+    /// emits (none of whose later instructions a jump lands on):
+    ///
+    /// - `mov64 d, s; add64 d, imm` is `lea d, [s + imm]`;
+    /// - `mov64 d, s; add64 d, imm; add64 d, x` (x not d) is
+    ///   `lea d, [s + x + imm]`.
+    ///
+    /// `lea` leaves the flags alone, which nothing reads: only the next
+    /// instruction's ZF is ever used, and only after an ALU instruction
+    /// (`zf`). Returns how many instructions it compiled, `None` when the
+    /// run does not start at `pc`.
+    fn fused(
+        &mut self,
+        pc: usize,
+        insns: &[Insn],
+        is_target: &[bool],
+    ) -> Result<Option<usize>, IcedError> {
+        const MOV_X: u8 = class::ALU64 | alu::MOV | isa::source::X;
+        const ADD_K: u8 = class::ALU64 | alu::ADD;
+        const ADD_X: u8 = class::ALU64 | alu::ADD | isa::source::X;
+        let next = |k: usize| insns.get(pc + k).filter(|_| !is_target[pc + k]);
+        let i = insns[pc];
+        if i.op != MOV_X || i.off != 0 || i.dst >= isa::FRAME_REG || !reg_ok(i.src) {
+            return Ok(None);
+        }
+        let Some(add) = next(1).filter(|j| j.op == ADD_K && j.dst == i.dst) else {
+            return Ok(None);
+        };
+        let (d, base) = (R64[usize::from(i.dst)], R64[usize::from(i.src)]);
+        if let Some(x) =
+            next(2).filter(|k| k.op == ADD_X && k.dst == i.dst && k.src != i.dst && reg_ok(k.src))
+        {
+            self.a
+                .lea(d, qword_ptr(base + R64[usize::from(x.src)] + add.imm))?;
+            return Ok(Some(3));
+        }
+        self.a.lea(d, qword_ptr(base + add.imm))?;
+        Ok(Some(2))
+    }
+
     // ---------------------------------------------------------------- ALU
 
     /// `None`: not an ALU instruction this compiler knows.
@@ -641,7 +706,16 @@ impl Emitter<'_> {
             _ => false,
         };
         Some(match code {
-            alu::ADD | alu::SUB | alu::OR | alu::AND | alu::XOR => self.arith(code, wide, d, src),
+            alu::ADD | alu::SUB | alu::OR | alu::AND | alu::XOR => {
+                let before = self.a.instructions().len();
+                let r = self.arith(code, wide, d, src);
+                // One instruction emitted (not an identity left out): its
+                // zero flag is that of the 64-bit result.
+                if wide && self.a.instructions().len() == before + 1 {
+                    self.zf = Some(d);
+                }
+                r
+            }
             alu::MUL => self.mul(wide, d, src),
             alu::DIV | alu::MOD => self.divmod(wide, signed, code == alu::MOD, d, src),
             alu::LSH | alu::RSH | alu::ARSH => self.shift(code, wide, d, src),
@@ -1067,6 +1141,10 @@ impl Emitter<'_> {
             (true, false, Src::Reg(s)) => a.test(R32[d], R32[usize::from(s)])?,
             (true, true, Src::Imm(v)) => a.test(R64[d], v as i32)?,
             (true, false, Src::Imm(v)) => a.test(R32[d], v as i32)?,
+            // Equality with 0 right after an ADD, SUB, AND, OR or XOR of the
+            // register: its zero flag is already the answer.
+            (false, true, Src::Imm(0))
+                if matches!(code, jmp::JEQ | jmp::JNE) && self.zf_in == Some(d) => {}
             // `test r, r` sets every flag the conditions read as `cmp r, 0`.
             (false, true, Src::Imm(0)) => a.test(R64[d], R64[d])?,
             (false, false, Src::Imm(0)) => a.test(R32[d], R32[d])?,
@@ -1151,19 +1229,17 @@ impl Emitter<'_> {
                 max_entries,
                 stride,
             } => {
-                // r2 (rsi) points at the u32 key, little-endian.
-                let mut none = self.a.create_label();
-                let mut done = self.a.create_label();
+                // r2 (rsi) points at the u32 key, little-endian; r3 and
+                // r4 (rdx, rcx) are the call's to clobber. Without a
+                // branch: r0 = key < max_entries ? base + key * stride : 0
+                // (values are at most 64 KiB: the product fits).
                 self.a.mov(eax, dword_ptr(rsi))?;
-                self.a.cmp(eax, max_entries as i32)?;
-                self.a.jae(none)?;
-                self.a.imul_3(rax, rax, stride as i32)?;
+                self.a.imul_3(rcx, rax, stride as i32)?;
                 self.a.mov(rdx, base)?;
-                self.a.add(rax, rdx)?;
-                self.a.jmp(done)?;
-                self.place(&mut none)?;
-                self.a.xor(eax, eax)?;
-                self.place(&mut done)?;
+                self.a.add(rdx, rcx)?;
+                self.a.cmp(eax, max_entries as i32)?;
+                self.a.mov(eax, 0)?;
+                self.a.cmovb(rax, rdx)?;
             }
             Direct::Trusted { addr, ctx_arg } => {
                 if self.o.zero_flags.binary_search(&pc).is_ok() {
