@@ -622,6 +622,17 @@ impl Gen<'_, '_> {
             // Without the index: a fixed offset.
             out.push(ins(class::LDX | mode::MEM | size_bits(n), dst, t, 8, 0));
         }
+        if self.d.coin() {
+            // A byte swap of what was loaded (the JIT knows a 16-bit
+            // load's upper bits are 0).
+            let width = self.d.pick(&[16, 32, 64]);
+            let op = self.d.pick(&[
+                class::ALU | alu::END,
+                class::ALU | alu::END | isa::source::X,
+                class::ALU64 | alu::END,
+            ]);
+            out.push(ins(op, dst, 0, 0, width));
+        }
         self.reinit(&[t, w], out);
     }
 

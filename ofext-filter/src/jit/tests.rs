@@ -199,6 +199,82 @@ fn rfc9669_corner_cases_have_the_interpreters_values() {
     }
 }
 
+/// The peepholes (`lea` for address arithmetic, the zero flag of an ALU
+/// result, a 16-bit load's zero upper bits) only where no jump lands in
+/// between: each case reaches the second instruction both ways.
+#[test]
+fn peepholes_hold_only_on_straight_paths() {
+    let cases: &[(&str, u64)] = &[
+        // jeq reached from `jne` (flags of r1) and after `and` (flags of
+        // r0): it must test r0 itself when jumped to.
+        (
+            "mov %r0, 0\nmov %r1, 1\njne %r1, 0, +1\nand %r0, 1\njeq %r0, 0, +1\nmov %r0, 7",
+            0,
+        ),
+        (
+            "mov %r0, 4\nmov %r1, 0\njeq %r1, 0, +1\nsub %r0, 4\njne %r0, 0, +1\nmov %r0, 7",
+            4,
+        ),
+        // Straight: the flags of each ALU operation, 64-bit.
+        (
+            "lddw %r0, 0x100000000\nand %r0, -1\njeq %r0, 0, +1\nmov %r0, 7",
+            7,
+        ),
+        (
+            "lddw %r0, 0x100000000\nsub %r0, 1\njne %r0, 0, +1\nmov %r0, 7",
+            0xffff_ffff,
+        ),
+        ("mov %r0, 3\nxor %r0, 3\njeq %r0, 0, +1\nmov %r0, 7", 0),
+        (
+            "mov %r0, 3\nmov %r1, -3\nadd %r0, %r1\njne %r0, 0, +1\nmov %r0, 7",
+            7,
+        ),
+        // A 32-bit operation before a 64-bit test: no reuse needed.
+        (
+            "lddw %r0, 0x100000000\nor32 %r0, 0\njeq %r0, 0, +1\nmov %r0, 7",
+            0,
+        ),
+        // be16 / le16 reached with r0's upper bits set, and right after the
+        // zero-extending load.
+        (
+            "stdw [%r10-8], -2\nmov %r0, -1\nmov %r1, 1\njne %r1, 0, +1\nldxh %r0, [%r10-8]\nbe16 %r0",
+            0xffff,
+        ),
+        (
+            "stdw [%r10-8], -2\nmov %r0, -1\nmov %r1, 1\njne %r1, 0, +1\nldxh %r0, [%r10-8]\nle16 %r0",
+            0xffff,
+        ),
+        (
+            "stdw [%r10-8], 0x1234\nldxh %r0, [%r10-8]\nbe16 %r0",
+            0x3412,
+        ),
+        (
+            "stdw [%r10-8], 0x1234\nldxh %r0, [%r10-8]\nle16 %r0",
+            0x1234,
+        ),
+        ("stdw [%r10-8], -2\nldxsh %r0, [%r10-8]\nbe16 %r0", 0xfeff),
+        // Address arithmetic: the add reached by a jump adds to what r1
+        // holds then, not to r10.
+        (
+            "mov %r1, 16\nmov %r2, 1\njne %r2, 0, +1\nmov %r1, %r10\nadd %r1, -8\nmov %r0, %r1",
+            8,
+        ),
+        (
+            "stdw [%r10-8], 5\nmov %r2, 3\nmov %r1, %r10\nadd %r1, -11\nadd %r1, %r2\nldxdw %r0, [%r1+0]",
+            5,
+        ),
+        // The index is the destination: not fused.
+        (
+            "mov %r1, 2\nmov %r1, %r1\nadd %r1, 3\nadd %r1, %r1\nmov %r0, %r1",
+            10,
+        ),
+    ];
+    for (src, want) in cases {
+        let insns = assemble(&format!("{src}\nexit")).unwrap();
+        assert_eq!(agree(&insns), Ok(*want), "{src}");
+    }
+}
+
 #[test]
 fn every_jump_condition() {
     use crate::isa::{class, jmp, source};

@@ -182,7 +182,8 @@ impl From<IcedError> for CompileError {
 /// The machine code (position independent) and what the run needs to set up.
 pub(super) struct Output {
     pub(super) code: Vec<u8>,
-    /// The program calls a map helper (the run must hold a `RunGuard`).
+    /// The program calls a map helper other than an inline ARRAY lookup
+    /// (the run must hold a `RunGuard`).
     pub(super) uses_maps: bool,
     /// The code calls a general trampoline (a helper's or a checked
     /// access's): the run must set up the context's Rust-only fields.
@@ -242,13 +243,15 @@ pub(super) fn compile(insns: &[Insn], opts: &Options<'_>) -> Result<Output, Comp
                     Some(i64::from(i.imm))
                 } else {
                     // An ARRAY lookup compiled inline calls nothing and
-                    // needs no context.
+                    // needs neither the context nor the run guard (an
+                    // ARRAY's values stay where they are while the map
+                    // lives, which the program's map table ensures).
                     let inline = opts
                         .direct
                         .binary_search_by_key(&pc, |d| d.0)
                         .is_ok_and(|k| matches!(opts.direct[k].1, Direct::ArrayLookup { .. }));
                     helper_calls |= !inline;
-                    uses_maps |= matches!(i.imm, 1..=3);
+                    uses_maps |= !inline && matches!(i.imm, 1..=3);
                     None
                 }
             } else if code == jmp::EXIT {
@@ -296,6 +299,8 @@ pub(super) fn compile(insns: &[Insn], opts: &Options<'_>) -> Result<Output, Comp
         n,
         zf: None,
         zf_in: None,
+        zx16: None,
+        zx16_in: None,
     };
     e.prologue()?;
     let mut pc = 0;
@@ -313,6 +318,7 @@ pub(super) fn compile(insns: &[Insn], opts: &Options<'_>) -> Result<Output, Comp
         // one executed just before (no jump lands here); checked code
         // counts between instructions.
         e.zf_in = e.zf.take().filter(|_| !is_target[pc] && !opts.checked);
+        e.zx16_in = e.zx16.take().filter(|_| !is_target[pc] && !opts.checked);
         if !opts.checked
             && let Some(k) = e.fused(pc, insns, &is_target)?
         {
@@ -460,6 +466,11 @@ struct Emitter<'o> {
     zf: Option<usize>,
     /// `zf` as the instruction being emitted found it.
     zf_in: Option<usize>,
+    /// The eBPF register the instruction just emitted loaded from 16 bits,
+    /// zero-extended (its upper 48 bits are 0), kept like `zf`.
+    zx16: Option<usize>,
+    /// `zx16` as the instruction being emitted found it.
+    zx16_in: Option<usize>,
 }
 
 fn ctx(off: i32) -> AsmMemoryOperand {
@@ -1017,11 +1028,16 @@ impl Emitter<'_> {
             (false, false) => false,
             (true, true) => return None,
         };
+        // Right after a zero-extending 16-bit load of d, the upper bits are
+        // already 0 for the swap.
+        let zero_above = self.zx16_in == Some(d);
         let a = &mut self.a;
         Some(match (imm, swap) {
+            (16, true) if zero_above => a.rol(R16[d], 8),
             (16, true) => a.rol(R16[d], 8).and_then(|()| a.movzx(R32[d], R16[d])),
             (32, true) => a.bswap(R32[d]),
             (64, true) => a.bswap(R64[d]),
+            (16, false) if zero_above => Ok(()),
             (16, false) => a.movzx(R32[d], R16[d]),
             (32, false) => a.mov(R32[d], R32[d]),
             (64, false) => Ok(()),
@@ -1346,7 +1362,10 @@ impl Emitter<'_> {
         let a = &mut self.a;
         Some(match (i.size_bits(), signed) {
             (size::B, false) => a.movzx(R32[d], byte_ptr(m)),
-            (size::H, false) => a.movzx(R32[d], word_ptr(m)),
+            (size::H, false) => {
+                self.zx16 = Some(d);
+                a.movzx(R32[d], word_ptr(m))
+            }
             (size::W, false) => a.mov(R32[d], dword_ptr(m)),
             (_, false) => a.mov(R64[d], qword_ptr(m)),
             (size::B, true) => a.movsx(R64[d], byte_ptr(m)),
