@@ -9,9 +9,10 @@
  * "quirks" (DF set, IP ID zero with DF clear, nonzero ACK number in a SYN,
  * ...). p0f buckets its signatures by option layout; so does this program.
  * For every TCP SYN (SYN set; ACK, RST, FIN clear) it looks up the layouts
- * of the SYN's option length, finds the one its option bytes have, computes
- * the fingerprint and tries that layout's signatures in order: the first
- * that matches decides, 1 when it is flagged as a tool, 0 otherwise.
+ * of the SYN's option length, takes the first whose bytes its options
+ * have, computes the fingerprint and tries that layout's signatures in
+ * order: the first that matches decides, 1 when it is flagged as a tool, 0
+ * otherwise (and 0 when none does: the other layouts are not tried).
  * Listing legitimate stacks' signatures ahead of tool signatures of the
  * same layout thus whitelists them (signatures of different layouts never
  * match the same SYN). No match, a packet that is not a TCP SYN, malformed
@@ -44,7 +45,8 @@
  *                in mask: they are the frame's payload, or zero.
  *   mss_at, ws_at, ts_at  u8: offset in the options of the layout's last
  *                MSS, window-scale and timestamp option (its kind byte),
- *                0xFF for none. The value is read at offset + 2.
+ *                0xFF (any value of 40 or more) for none. The value is
+ *                read at offset + 2.
  *   n            u8: the layout's signatures, the first `n` (at most 16)
  *                of sig[], tried in order
  *   pad[4]       zero
@@ -404,8 +406,8 @@ found:
 
 		if (i >= lay->n)
 			return 0;
-		if ((word & s->mask) == s->want && ttl >= s->ttl_min && ttl <= s->ttl_max &&
-		    win_matches(s, word))
+		if ((word & s->mask) == s->want && win_matches(s, word) && ttl >= s->ttl_min &&
+		    ttl <= s->ttl_max)
 			return s->tool == 1;
 	}
 	return 0;
