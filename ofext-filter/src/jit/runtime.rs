@@ -79,8 +79,8 @@ pub(super) struct Native {
 /// lasting fields (stack bounds, clock).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Setup {
-    /// Nothing: the code calls no trampoline that reads the context (it may
-    /// call map lookups that take only the table and the key, `hash`).
+    /// Nothing: the code calls no trampoline that reads the context and
+    /// needs no pin (it may look up ARRAYs inline and call `hash`).
     None,
     /// The run guard: the code calls direct map trampolines, which read
     /// only the guard from the context.
@@ -424,9 +424,10 @@ pub(super) fn compile(
 /// Most of the context stays from one run to the next (see [`Ctx`]): the
 /// stack bounds, the clock, `err_kind` (0 between runs: only an error sets
 /// it, and [`run_error`] clears it together with what an error exit can
-/// leave behind). So a run of a program with neither helpers nor maps writes
-/// nothing but the call's arguments; one with only direct map helpers writes
-/// the guard pointer.
+/// leave behind). So a run of a program with neither helpers nor maps (or
+/// whose only map helpers are inline ARRAY lookups) writes nothing but the
+/// call's arguments; one with only direct map helpers writes the guard
+/// pointer.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub(super) fn run(
