@@ -281,37 +281,58 @@ impl Program {
     /// returns exactly 1.
     #[inline]
     pub fn run(&self, frame: &[u8], env: &mut RunEnv) -> bool {
-        let slot = self.per_worker.get(env.cpu());
-        let runs = slot.map_or_else(
-            || self.shared.runs.fetch_add(1, Ordering::Relaxed),
-            |c| {
+        let slot = self.per_worker.get(env.cpu()).map(|c| &**c);
+        let runs = match slot {
+            Some(c) => {
                 let n = c.runs.load(Ordering::Relaxed);
                 c.runs.store(n.wrapping_add(1), Ordering::Relaxed);
                 n
-            },
-        );
-        let timed = runs.is_multiple_of(TIMING_SAMPLE_PERIOD);
-        let start = timed.then(Instant::now);
-        let result = self.exec.run_readonly(frame, env);
-        let add = |pick: fn(&Counters) -> &AtomicU64, by: u64| match slot {
-            Some(c) => Counters::bump(pick(c), by),
-            None => {
-                pick(&self.shared).fetch_add(by, Ordering::Relaxed);
             }
+            None => self.shared.runs.fetch_add(1, Ordering::Relaxed),
         };
-        if let Some(start) = start {
-            let ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
-            add(|c| &c.run_ns, ns.saturating_mul(TIMING_SAMPLE_PERIOD));
+        if runs.is_multiple_of(TIMING_SAMPLE_PERIOD) {
+            return self.run_timed(frame, env, slot);
         }
+        let result = self.exec.run_readonly(frame, env);
+        self.count(slot, result)
+    }
+
+    /// [`Program::run`] for the one run in [`TIMING_SAMPLE_PERIOD`] that is
+    /// timed (out of line: the others keep no clock reading live across the
+    /// program).
+    #[cold]
+    #[inline(never)]
+    fn run_timed(&self, frame: &[u8], env: &mut RunEnv, slot: Option<&Counters>) -> bool {
+        let start = Instant::now();
+        let result = self.exec.run_readonly(frame, env);
+        let ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.add(slot, |c| &c.run_ns, ns.saturating_mul(TIMING_SAMPLE_PERIOD));
+        self.count(slot, result)
+    }
+
+    /// Counts a run's outcome in `slot` (or the shared counters): true when
+    /// the program returned exactly 1.
+    #[inline]
+    fn count(&self, slot: Option<&Counters>, result: Result<u64, RunError>) -> bool {
         match result {
             Ok(1) => {
-                add(|c| &c.matches, 1);
+                self.add(slot, |c| &c.matches, 1);
                 true
             }
             Ok(_) => false,
             Err(_) => {
-                add(|c| &c.errors, 1);
+                self.add(slot, |c| &c.errors, 1);
                 false
+            }
+        }
+    }
+
+    #[inline]
+    fn add(&self, slot: Option<&Counters>, pick: fn(&Counters) -> &AtomicU64, by: u64) {
+        match slot {
+            Some(c) => Counters::bump(pick(c), by),
+            None => {
+                pick(&self.shared).fetch_add(by, Ordering::Relaxed);
             }
         }
     }
