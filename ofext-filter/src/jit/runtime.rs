@@ -394,6 +394,9 @@ pub(super) fn compile(
         cg::CompileError::Unsaved => {
             JitError::Encode("the code uses a callee-saved register it does not save".into())
         }
+        cg::CompileError::Fused { pc } => JitError::Encode(format!(
+            "a jump lands inside the instructions fused at {pc}"
+        )),
     })?;
     let mem = ExecMem::new(&out.code).map_err(|errno| JitError::Memory { errno })?;
     // SAFETY: the mapping holds code generated for this entry signature

@@ -171,6 +171,9 @@ pub(super) enum CompileError {
     /// The code uses a callee-saved register the entry does not save (the
     /// entry's scan and the code generator disagree).
     Unsaved,
+    /// A jump lands inside instructions compiled together (`fused` and the
+    /// jump targets disagree): its label would never be placed.
+    Fused { pc: usize },
 }
 
 impl From<IcedError> for CompileError {
@@ -322,6 +325,9 @@ pub(super) fn compile(insns: &[Insn], opts: &Options<'_>) -> Result<Output, Comp
         if !opts.checked
             && let Some(k) = e.fused(pc, insns, &is_target)?
         {
+            if is_target[pc + 1..pc + k].contains(&true) {
+                return Err(CompileError::Fused { pc });
+            }
             pc += k;
             continue;
         }
