@@ -336,7 +336,12 @@ impl JitProgram {
     /// A [`RunError`], the same the interpreter reports.
     #[inline]
     pub fn run(&self, mem: &mut [u8], env: &mut RunEnv) -> Result<u64, RunError> {
-        self.exec(mem.as_mut_ptr(), mem.len(), true, env)
+        let g = Guest {
+            pkt: mem.as_mut_ptr(),
+            len: mem.len(),
+            writable: true,
+        };
+        self.exec(g, env)
     }
 
     /// Runs the program on a packet it may only read (the filter mode).
@@ -348,32 +353,22 @@ impl JitProgram {
         // Never written through: verified code does not store to the
         // packet, checked code stores only through the trampoline, which
         // refuses (`writable` is false).
-        self.exec(mem.as_ptr().cast_mut(), mem.len(), false, env)
+        let g = Guest {
+            pkt: mem.as_ptr().cast_mut(),
+            len: mem.len(),
+            writable: false,
+        };
+        self.exec(g, env)
     }
 
     #[inline]
-    fn exec(
-        &self,
-        pkt: *mut u8,
-        len: usize,
-        writable: bool,
-        env: &mut RunEnv,
-    ) -> Result<u64, RunError> {
-        if !self.checked && len as u64 > verifier::MAX_PACKET_LEN {
+    fn exec(&self, g: Guest, env: &mut RunEnv) -> Result<u64, RunError> {
+        if !self.checked && g.len as u64 > verifier::MAX_PACKET_LEN {
             // The verifier's length arithmetic assumes at most 4 GiB.
-            return self.exec_interp(pkt, len, writable, env);
+            return self.exec_interp(g, env);
         }
         #[cfg(all(target_arch = "x86_64", unix))]
-        return runtime::run(
-            &self.native,
-            self.interp.maps(),
-            self.checked,
-            self.budget,
-            pkt,
-            len,
-            writable,
-            env,
-        );
+        return runtime::run(self, g, env);
         #[cfg(not(all(target_arch = "x86_64", unix)))]
         match self.native {}
     }
@@ -381,23 +376,28 @@ impl JitProgram {
     /// [`JitProgram::exec`] in the interpreter.
     #[cold]
     #[inline(never)]
-    fn exec_interp(
-        &self,
-        pkt: *mut u8,
-        len: usize,
-        writable: bool,
-        env: &mut RunEnv,
-    ) -> Result<u64, RunError> {
-        if writable {
+    fn exec_interp(&self, g: Guest, env: &mut RunEnv) -> Result<u64, RunError> {
+        if g.writable {
             // SAFETY: `pkt` came from `run`'s `&mut [u8]` of `len` bytes.
-            self.interp
-                .run(unsafe { core::slice::from_raw_parts_mut(pkt, len) }, env)
+            self.interp.run(
+                unsafe { core::slice::from_raw_parts_mut(g.pkt, g.len) },
+                env,
+            )
         } else {
             // SAFETY: `pkt` came from `run_readonly`'s `&[u8]`.
             self.interp
-                .run_readonly(unsafe { core::slice::from_raw_parts(pkt, len) }, env)
+                .run_readonly(unsafe { core::slice::from_raw_parts(g.pkt, g.len) }, env)
         }
     }
+}
+
+/// The memory a run works on: `len` bytes at `pkt`, written through only
+/// when `writable` (from `run`'s `&mut [u8]`).
+#[derive(Debug, Clone, Copy)]
+struct Guest {
+    pkt: *mut u8,
+    len: usize,
+    writable: bool,
 }
 
 /// Fuzz entry point (the `jit_diff` target): builds a verified and an

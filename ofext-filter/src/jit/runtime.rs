@@ -44,9 +44,9 @@
 
 use core::ptr::NonNull;
 
-use super::JitError;
 use super::exec_mem::ExecMem;
 use super::x86_64::{self as cg, LOAD_SIGNED, err_kind};
+use super::{Guest, JitError, JitProgram};
 use crate::helpers::{
     self, GuestMemory, Helper, HelperCtx, HelperError, MapTable, Prng, TimeSource, shared,
 };
@@ -417,7 +417,7 @@ pub(super) fn compile(
     })
 }
 
-/// Runs compiled code on the packet `pkt[..len]`.
+/// Runs `prog`'s compiled code on the packet `g`.
 ///
 /// Inlined so that the common `Ok(r0)` is built in registers; what only some
 /// programs need (the general trampolines' context, checked mode's setup,
@@ -431,21 +431,12 @@ pub(super) fn compile(
 /// whose only map helpers are inline ARRAY lookups) writes nothing but the
 /// call's arguments; one with only direct map helpers writes the guard
 /// pointer.
-#[allow(clippy::too_many_arguments)]
 #[inline(always)]
-pub(super) fn run(
-    native: &Native,
-    maps: &MapTable,
-    checked: bool,
-    budget: u64,
-    pkt: *mut u8,
-    len: usize,
-    writable: bool,
-    env: &mut RunEnv,
-) -> Result<u64, RunError> {
+pub(super) fn run(prog: &JitProgram, g: Guest, env: &mut RunEnv) -> Result<u64, RunError> {
+    let native = &prog.native;
     let r0 = match native.setup {
         // SAFETY: no trampoline the code calls reads the context.
-        Setup::None => unsafe { call(native, pkt, len, env.jit_ctx()) },
+        Setup::None => unsafe { call(native, g, env.jit_ctx()) },
         // `RunGuard::enter_run` with the batch's guard made ahead of time:
         // the run goes from start to end without returning to the caller.
         Setup::Guard if RunGuard::in_batch() => {
@@ -453,13 +444,13 @@ pub(super) fn run(
             ctx.guard = &raw const ctx.witness;
             // SAFETY: the direct trampolines read only the guard, set to
             // the run's.
-            unsafe { call(native, pkt, len, ctx) }
+            unsafe { call(native, g, ctx) }
         }
-        _ => run_set_up(native, maps, checked, budget, pkt, len, writable, env),
+        _ => run_set_up(prog, g, env),
     };
     let ctx = env.jit_ctx();
     if ctx.err_kind != 0 {
-        return Err(run_error(ctx, budget));
+        return Err(run_error(ctx, prog.budget));
     }
     Ok(r0)
 }
@@ -471,7 +462,7 @@ pub(super) fn run(
 /// what [`setup_general`] sets for the general ones, the guard for the
 /// direct map helpers (the clock is always current).
 #[inline(always)]
-unsafe fn call(native: &Native, pkt: *mut u8, len: usize, ctx: &mut Ctx) -> u64 {
+unsafe fn call(native: &Native, g: Guest, ctx: &mut Ctx) -> u64 {
     let ctx: *mut Ctx = ctx;
     // SAFETY: `entry` is the code's entry (see `compile`), mapped while
     // `native` is borrowed. The code accesses memory only inside the
@@ -483,26 +474,17 @@ unsafe fn call(native: &Native, pkt: *mut u8, len: usize, ctx: &mut Ctx) -> u64 
     // frames of native stack; the trampolines have what they read (the
     // caller's contract); the context outlives the call and nothing else
     // touches it meanwhile.
-    unsafe { (native.entry)(pkt, len as u64, ctx) }
+    unsafe { (native.entry)(g.pkt, g.len as u64, ctx) }
 }
 
 /// [`run`] for general trampolines, or for a guard that must pin: sets up
 /// what the trampolines read and holds the run guard (out of line, so that
 /// the other runs do not pay for its registers).
-#[allow(clippy::too_many_arguments)]
 #[inline(never)]
-fn run_set_up(
-    native: &Native,
-    maps: &MapTable,
-    checked: bool,
-    budget: u64,
-    pkt: *mut u8,
-    len: usize,
-    writable: bool,
-    env: &mut RunEnv,
-) -> u64 {
+fn run_set_up(prog: &JitProgram, g: Guest, env: &mut RunEnv) -> u64 {
+    let native = &prog.native;
     if native.setup == Setup::General {
-        setup_general(maps, checked, budget, pkt, len, writable, env);
+        setup_general(prog, g, env);
     }
     let ctx = env.jit_ctx();
     let mut pinned = None;
@@ -517,7 +499,7 @@ fn run_set_up(
     }
     // SAFETY: `setup_general` ran for code with general trampolines, and
     // `guard` is the run's guard (or null without map helpers).
-    unsafe { call(native, pkt, len, ctx) }
+    unsafe { call(native, g, ctx) }
 }
 
 /// Sets the context's fields for the general trampolines, which read
@@ -525,15 +507,8 @@ fn run_set_up(
 /// draw random numbers; for checked code also the budget and a zeroed
 /// stack. `guard` is set by [`run`] (null here).
 #[inline]
-fn setup_general(
-    maps: &MapTable,
-    checked: bool,
-    budget: u64,
-    pkt: *mut u8,
-    len: usize,
-    writable: bool,
-    env: &mut RunEnv,
-) {
+fn setup_general(prog: &JitProgram, g: Guest, env: &mut RunEnv) {
+    let (checked, budget) = (prog.checked, prog.budget);
     // The worker's buffer, left as the previous run left it: a verified
     // program never reads a stack byte it did not write (the verifier tracks
     // every byte, helper arguments included), and 4 KiB of zeros per packet
@@ -552,12 +527,12 @@ fn setup_general(
         };
     }
     ctx.stack = stack;
-    ctx.pkt = pkt;
-    ctx.pkt_len = len as u64;
-    ctx.writable = writable;
+    ctx.pkt = g.pkt;
+    ctx.pkt_len = g.len as u64;
+    ctx.writable = g.writable;
     ctx.checked = checked;
     ctx.values = values;
-    ctx.maps = maps;
+    ctx.maps = prog.interp.maps();
     ctx.guard = core::ptr::null();
     ctx.prng = prng;
 }
